@@ -1,0 +1,78 @@
+"""What a second-order measure is: per-model `prepare`, per-pair `pair`, and how pairs batch."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+from jaxtyping import Array, Float, PyTree
+
+from jaxrsa._numerics import HIGHEST
+
+
+@dataclasses.dataclass(frozen=True)
+class Measure:
+    """A similarity between two models' representations `x: [n, d_x]` and `y: [n, d_y]`.
+
+    A measure is split into `prepare(x)`, the work that depends on one model only (done once per
+    model), and `pair(px, py)`, the work per pair; `similarity_matrix` prepares every model once and
+    evaluates `block` over blocks of prepared models. Subclasses are frozen dataclasses, so options
+    are compared by value and a measure can be a static argument of `jax.jit`.
+
+    `prepare` returns NaN where the measure is undefined for a representation (the API boundary
+    turns that into an error naming the model and `degenerate`). To write your own measure,
+    subclass this (or `GramMeasure`), implement `prepare` and `pair`, and pass an instance.
+    """
+
+    @property
+    def min_n(self) -> int:
+        """The fewest examples for which the measure is defined."""
+        return 2
+
+    @property
+    def degenerate(self) -> str:
+        """Why `prepare` can be undefined (shown when it returns NaN)."""
+        return "the measure is undefined for this representation"
+
+    def explain(self, x: Float[Array, "n d"]) -> str:
+        """The cause of a NaN from `prepare(x)`, as precisely as the measure can tell."""
+        return self.degenerate
+
+    def workspace(self, n: int, d: int) -> int:
+        """Rough count of scalars `prepare` holds per model, to size blocks under a budget."""
+        return 6 * n * n + 2 * n * d
+
+    def prepare(self, x: Float[Array, "n d"]) -> PyTree:
+        """Per-model work, e.g. a normalized feature vector or an orthonormal basis."""
+        raise NotImplementedError
+
+    def pair(self, px: PyTree, py: PyTree) -> Float[Array, ""]:
+        """The similarity of two prepared models."""
+        raise NotImplementedError
+
+    def block(self, pxs: PyTree, pys: PyTree) -> Float[Array, "a b"]:
+        """Similarities of every prepared model in `pxs` (leading axis a) with every one in `pys`.
+
+        The default maps over rows (memory: one row of pairs at a time) and vmaps over columns.
+        """
+        return lax.map(lambda px: jax.vmap(self.pair, (None, 0))(px, pys), pxs)
+
+    def __call__(self, x: Float[Array, "n dx"], y: Float[Array, "n dy"]) -> Float[Array, ""]:
+        """`pair(prepare(x), prepare(y))`, without validation (see `jaxrsa.similarity`)."""
+        return self.pair(self.prepare(x), self.prepare(y))
+
+
+@dataclasses.dataclass(frozen=True)
+class GramMeasure(Measure):
+    """A measure that is an inner product of unit-norm per-model feature vectors.
+
+    `prepare(x)` returns phi(x) `[p]` with ||phi|| = 1, so the similarity is <phi(x), phi(y)> and
+    all pairs of a block are one matrix product Phi_a Phi_b^T. Results are clipped to [-1, 1],
+    the Cauchy-Schwarz bound that rounding can overstep.
+    """
+
+    def pair(self, px: Float[Array, " p"], py: Float[Array, " p"]) -> Float[Array, ""]:
+        return jnp.clip(jnp.dot(px, py, precision=HIGHEST), -1.0, 1.0)
+
+    def block(self, pxs: Float[Array, "a p"], pys: Float[Array, "b p"]) -> Float[Array, "a b"]:
+        return jnp.clip(jnp.matmul(pxs, pys.T, precision=HIGHEST), -1.0, 1.0)

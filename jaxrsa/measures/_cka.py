@@ -1,0 +1,94 @@
+"""Centred kernel alignment (CKA), linear or RBF, biased or debiased."""
+
+import dataclasses
+
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float
+
+from jaxrsa import _inputs
+from jaxrsa._first_order import rbf_kernel
+from jaxrsa._numerics import gram, is_noise, symmetrize, tri, unit
+from jaxrsa.measures._base import GramMeasure
+
+
+def double_centre(k: Float[Array, "n n"]) -> Float[Array, "n n"]:
+    """H K H with H = I - 11^T / n."""
+    k = k - jnp.mean(k, axis=0, keepdims=True)
+    return k - jnp.mean(k, axis=1, keepdims=True)
+
+
+def u_centre(k: Float[Array, "n n"]) -> Float[Array, "n n"]:
+    """U-centring of a Gram matrix (Song et al. 2012; as Kornblith et al.'s `center_gram`).
+
+    Diagonal zeroed; row/column means taken over n - 2 with the 1 / (2 (n - 1)) correction
+    subtracted; diagonal zeroed again. <U(K), U(L)> / (n (n - 3)) is the unbiased HSIC.
+    """
+    n = k.shape[0]
+    off = ~jnp.eye(n, dtype=bool)
+    k = jnp.where(off, k, 0.0)
+    means = jnp.sum(k, axis=0) / (n - 2)
+    means = means - jnp.sum(means) / (2 * (n - 1))
+    return jnp.where(off, k - means[:, None] - means[None, :], 0.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class CKA(GramMeasure):
+    """Centred kernel alignment: <HKH, HLH>_F / (||HKH||_F ||HLH||_F).
+
+    Linear: K = X X^T, equal to ||Yc^T Xc||_F^2 / (||Xc^T Xc||_F ||Yc^T Yc||_F). RBF:
+    K_ij = exp(-D2_ij / (2 t^2 median(D2))). Debiased: U-centred Grams instead of HKH (n >= 4).
+    Invariant to orthogonal maps and isotropic scaling (linear: also to translation).
+
+    Args:
+        kernel: "linear" or "rbf".
+        threshold: the RBF bandwidth t, a fraction of the median distance.
+        debiased: use the unbiased HSIC estimator (U-centring).
+
+    References:
+        S. Kornblith, M. Norouzi, H. Lee and G. Hinton, "Similarity of Neural Network
+        Representations Revisited", ICML 2019.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> from jaxrsa import measures, similarity
+        >>> x = jnp.array([[1.0, 0.0], [0.0, 1.0], [2.0, 1.0]])
+        >>> round(float(similarity(x, 3.0 * x[:, ::-1], measures.CKA())), 6)
+        1.0
+    """
+
+    kernel: str = "linear"
+    threshold: float = 0.5
+    debiased: bool = False
+
+    def __post_init__(self):
+        _inputs.check_choice("CKA kernel", self.kernel, ("linear", "rbf"))
+        object.__setattr__(self, "threshold", _inputs.positive("threshold", self.threshold))
+        object.__setattr__(self, "debiased", bool(self.debiased))
+
+    @property
+    def min_n(self) -> int:
+        return 4 if self.debiased else 2
+
+    @property
+    def degenerate(self) -> str:
+        if self.kernel == "rbf":
+            return "the median squared distance is zero (most examples coincide)"
+        return "every example has the same representation (zero variance across examples)"
+
+    def prepare(self, x: Float[Array, "n d"]) -> Float[Array, " p"]:
+        """Unit feature vector of the centred Gram: `[n (n + 1) / 2]` (`[n (n - 1) / 2]` debiased).
+
+        A symmetric matrix A maps to [sqrt(2) tri(A), diag(A)], whose dot products are the
+        Frobenius products <A, B>_F: half the length of vec(A).
+        """
+        if self.kernel == "linear":
+            xc = x - jnp.mean(x, axis=0)
+            flat = is_noise(jnp.linalg.norm(xc), jnp.max(jnp.abs(x)), x.size)
+            k = jnp.where(flat, jnp.nan, symmetrize(gram(xc)))  # = H X X^T H
+        else:
+            k = rbf_kernel(x, self.threshold)
+            k = k if self.debiased else double_centre(k)
+        if self.debiased:
+            return unit(tri(u_centre(k)))
+        return unit(jnp.concatenate([np.sqrt(2.0) * tri(k), jnp.diagonal(k)]))

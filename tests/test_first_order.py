@@ -1,0 +1,90 @@
+"""rdm and rsm against SciPy, batched == loop, dtype, and bad input."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxrsa
+from tests import references as ref
+
+METRICS = ["euclidean", "sqeuclidean", "correlation", "cosine"]
+KERNELS = ["dot", "cosine", "correlation", "rbf"]
+
+
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-10), (np.float32, 2e-5)])
+def test_rdm_matches_scipy(rng, metric, dtype, tol):
+    x = rng.normal(size=(23, 7)) + 0.5
+    expected = ref.rdm(x, metric)
+    got = jaxrsa.rdm(x.astype(dtype), metric)
+    assert got.dtype == dtype
+    scale = np.abs(expected).max()
+    np.testing.assert_allclose(np.asarray(got), expected, rtol=0, atol=tol * scale)
+    assert np.array_equal(np.asarray(got), np.asarray(got).T)
+    assert np.all(np.diag(np.asarray(got)) == 0)
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-10), (np.float32, 2e-5)])
+def test_rsm_matches_reference(rng, kernel, dtype, tol):
+    x = rng.normal(size=(24, 6)) - 0.3
+    expected = ref.rsm(x, kernel)
+    got = np.asarray(jaxrsa.rsm(x.astype(dtype), kernel))
+    np.testing.assert_allclose(got, expected, rtol=0, atol=tol * np.abs(expected).max())
+    assert np.array_equal(got, got.T)
+
+
+@pytest.mark.parametrize("n", [5, 6])  # odd and even n^2: the median has one or two middles
+@pytest.mark.parametrize("threshold", [0.5, 1.7])
+def test_rbf_bandwidth_uses_median_of_all_entries(rng, n, threshold):
+    x = rng.normal(size=(n, 3))
+    got = jaxrsa.rsm(x, "rbf", threshold=threshold)
+    np.testing.assert_allclose(np.asarray(got), ref.rbf_gram(x, threshold), rtol=1e-12)
+
+
+def test_batched_equals_loop(rng):
+    x = rng.normal(size=(4, 12, 5))
+    for fn, option in [(jaxrsa.rdm, "correlation"), (jaxrsa.rsm, "rbf")]:
+        batched = np.asarray(fn(x, option))
+        looped = np.stack([np.asarray(fn(xi, option)) for xi in x])
+        np.testing.assert_allclose(batched, looped, rtol=1e-12, atol=1e-14)
+
+
+def test_integer_input_gives_default_float():
+    x = np.arange(12).reshape(4, 3) ** 2
+    assert jaxrsa.rdm(x, "euclidean").dtype == jnp.result_type(float)
+
+
+def test_jit_and_grad_compose(rng):
+    from jaxrsa._first_order import rdm_kernel
+
+    x = jnp.asarray(rng.normal(size=(8, 3)))
+    f = jax.jit(lambda a: rdm_kernel(a, "correlation").sum())
+    g = jax.grad(f)(x)
+    assert np.all(np.isfinite(np.asarray(g)))
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda x: jaxrsa.rdm(x[0, 0]), r"expected \[n, d\]"),
+        (lambda x: jaxrsa.rdm(x[None]), r"expected \[n, d\]"),
+        (lambda x: jaxrsa.rdm(x[0], "manhattan"), "unknown metric 'manhattan'.*'euclidean'"),
+        (lambda x: jaxrsa.rsm(x[0], "linear"), "unknown kernel 'linear'.*'dot'"),
+        (lambda x: jaxrsa.rsm(x[0], "rbf", threshold=0), "threshold must be"),
+        (lambda x: jaxrsa.rdm(x[0, :1]), "at least 2 examples"),
+        (
+            lambda x: jaxrsa.rdm(np.where(np.arange(4)[:, None] == 2, np.nan, x[0])),
+            "non-finite.*example 2",
+        ),
+        (lambda x: jaxrsa.rdm(x.at[1, 3].set(0.0), "cosine"), "model 1, example 3 has zero norm"),
+        (lambda x: jaxrsa.rdm(x[0].at[2].set(7.0)), "example 2 is constant across features"),
+        (lambda x: jaxrsa.rsm(jnp.ones((4, 3)), "rbf"), "median squared distance is zero"),
+        (lambda x: jaxrsa.rdm("abc"), "expected"),
+    ],
+)
+def test_bad_input_is_a_clear_error(call, match):
+    x = jnp.asarray(np.random.default_rng(1).normal(size=(2, 4, 3)))
+    with pytest.raises((ValueError, TypeError), match=match):
+        call(x)
