@@ -3,6 +3,7 @@
 import gzip
 import hashlib
 import io
+import os
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -425,7 +426,10 @@ def test_download_limits(tmp_path):
 # --- Fashion-MNIST from Debian's dataset-fashion-mnist ---------------------------------------
 
 
-@pytest.mark.skipif(not FASHION_DIR.is_dir(), reason="apt-get install dataset-fashion-mnist")
+@pytest.mark.skipif(
+    not FASHION_DIR.is_dir() and not os.environ.get("JAXRSA_REQUIRE_FASHION_MNIST"),
+    reason="apt-get install dataset-fashion-mnist (CI installs it and sets JAXRSA_REQUIRE_...)",
+)
 @pytest.mark.parametrize(("split", "n"), [("train", 60000), ("test", 10000)])
 def test_fashion_mnist_from_debian(split, n):
     images, labels = load_fashion_mnist(split, source=FASHION_DIR)
