@@ -114,11 +114,24 @@ class Reps(NamedTuple):
     arrays: Sequence  # one array-like per model (rows of a stacked array, list items, dict values)
 
 
+class _Values(Sequence):
+    """A mapping's values by position, read on access (a lazy mapping stays lazy)."""
+
+    def __init__(self, mapping: Mapping):
+        self._mapping, self._keys = mapping, list(mapping)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __getitem__(self, i):
+        return self._mapping[self._keys[i]]
+
+
 def as_reps(reps, role: str = "reps") -> Reps:
     """Accept an `[m, n, d]` array, a sequence of `[n, d_i]` arrays, or a dict of them."""
     if isinstance(reps, Mapping):
         labels = tuple(f"{role}[{k!r}]" for k in reps)
-        arrays = list(reps.values())
+        arrays = _Values(reps)
     elif hasattr(reps, "shape") and hasattr(reps, "ndim"):
         if reps.ndim != 3:
             raise ValueError(
@@ -129,7 +142,7 @@ def as_reps(reps, role: str = "reps") -> Reps:
         arrays = reps
     elif isinstance(reps, Sequence) and not isinstance(reps, (str, bytes)):
         labels = tuple(f"{role}[{i}]" for i in range(len(reps)))
-        arrays = list(reps)
+        arrays = reps  # items are read when their block is prepared: a lazy sequence stays lazy
     else:
         raise TypeError(
             f"{role}: expected an [m, n, d] array, a list or a dict of [n, d_i] arrays, "

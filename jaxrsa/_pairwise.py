@@ -28,6 +28,7 @@ class _Side(NamedTuple):
 
     reps: _inputs.Reps
     shapes: tuple[tuple[int, int], ...]
+    dtypes: tuple[np.dtype, ...]
 
 
 class _Block(NamedTuple):
@@ -69,19 +70,24 @@ def _self_pairs(measure: measures.Measure, pxs) -> Float[Array, " a"]:
 def _side(reps: _inputs.Reps, measure: measures.Measure, like: _Side | None = None) -> _Side:
     """Check every model's shape (rank, n equal to the first model's or to `like`'s, min_n)."""
     arrays = reps.arrays
-    if not hasattr(arrays, "shape"):
-        arrays = [a if hasattr(a, "shape") else np.asarray(a) for a in arrays]
-        reps = reps._replace(arrays=arrays)
-        shapes = tuple(tuple(a.shape) for a in arrays)
-    else:
+    if hasattr(arrays, "shape"):
         shapes = (tuple(arrays.shape[1:]),) * arrays.shape[0]
+        dtypes = (np.dtype(arrays.dtype),) * arrays.shape[0]
+    else:  # read each model once for its shape, without keeping it
+        shapes, dtypes = [], []
+        for i in range(len(arrays)):
+            a = arrays[i]
+            a = a if hasattr(a, "shape") and hasattr(a, "dtype") else np.asarray(a)
+            shapes.append(tuple(a.shape))
+            dtypes.append(np.dtype(a.dtype))
+        shapes, dtypes = tuple(shapes), tuple(dtypes)
     for label, shape in zip(reps.labels, shapes, strict=True):
         if len(shape) != 2:
             raise ValueError(
                 f"{label}: expected activations of shape [n, d] (examples x features), "
                 f"got shape {shape}"
             )
-    first = like or _Side(reps, shapes)
+    first = like or _Side(reps, shapes, dtypes)
     n, first_label = first.shapes[0][0], first.reps.labels[0]
     for label, shape in zip(reps.labels, shapes, strict=True):
         if shape[0] != n:
@@ -93,19 +99,15 @@ def _side(reps: _inputs.Reps, measure: measures.Measure, like: _Side | None = No
             raise ValueError(f"{label}: {measure} needs at least {measure.min_n} examples, got {n}")
         if shape[1] < 1:
             raise ValueError(f"{label}: has no features (shape {shape})")
-    return _Side(reps, shapes)
+    for label, dtype in zip(reps.labels, dtypes, strict=True):
+        if dtype.kind not in "biuf":
+            raise TypeError(f"{label}: activations must be real numbers, got dtype {dtype}")
+    return _Side(reps, shapes, dtypes)
 
 
 def _dtype(sides) -> np.dtype:
-    dtypes = [
-        np.dtype(getattr(a, "dtype", np.float64))
-        for s in sides
-        for a in ([s.reps.arrays] if hasattr(s.reps.arrays, "dtype") else s.reps.arrays)
-    ]
-    for d in dtypes:
-        if d.kind not in "biuf":
-            raise TypeError(f"activations must be real numbers, got dtype {d}")
-    return max((compute_dtype(d) for d in dtypes), key=lambda d: d.itemsize)
+    """The one float dtype all models compute in: the widest of their compute dtypes."""
+    return max((compute_dtype(d) for s in sides for d in s.dtypes), key=lambda d: d.itemsize)
 
 
 def _nbytes(tree) -> int:
@@ -220,7 +222,7 @@ def _schedule(plan: _Plan, symmetric: bool) -> list[tuple[int, int, tuple[int, .
     panel). When every block fits, there is one panel and each block is prepared once.
     """
     rows = [b for b, blk in enumerate(plan.blocks) if blk.side == 0]
-    cols = [b for b, blk in enumerate(plan.blocks) if blk.side == 1]
+    cols = [b for b, blk in enumerate(plan.blocks) if blk.side == 1] or rows  # rows x rows
     width = max(1, plan.capacity - 1)
     steps = []
     for p0 in range(0, len(rows), width):
@@ -241,7 +243,7 @@ def _all_pairs(measure, a: _inputs.Reps, b: _inputs.Reps | None, block_size, bud
     sides = (side_a,) if b is None else (side_a, _side(b, measure, side_a))
     dtype = _dtype(sides)
     plan = _plan(measure, sides, dtype, block_size, budget)
-    symmetric = b is None
+    symmetric = b is None and measure.symmetric
     out = np.empty((len(side_a.shapes), len(sides[-1].shapes)), dtype)
     cache = {}
 

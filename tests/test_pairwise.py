@@ -30,7 +30,7 @@ def test_matrix_equals_double_loop(rng, name, dtype, tol):
     got = np.asarray(jaxrsa.similarity_matrix(reps, measure=name))
     assert got.dtype == dtype
     np.testing.assert_allclose(got, double_loop(reps, reps, name), rtol=0, atol=tol)
-    assert np.array_equal(got, got.T)
+    assert np.array_equal(got, got.T) or not measures.get(name).symmetric
 
 
 @pytest.mark.parametrize("name", ["rsa", "rsa_spearman", "cka_debiased"])

@@ -30,6 +30,11 @@ class Measure:
         return 2
 
     @property
+    def symmetric(self) -> bool:
+        """Whether `pair(px, py) == pair(py, px)`; all pairs then compute one triangle."""
+        return True
+
+    @property
     def degenerate(self) -> str:
         """Why `prepare` can be undefined (shown when it returns NaN)."""
         return "the measure is undefined for this representation"
