@@ -32,6 +32,13 @@ def positive(name: str, value) -> float:
     return value
 
 
+def positive_int(name: str, value) -> int:
+    """`value` if it is an integer >= 1, else an error naming `name`."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
 def concrete(x) -> bool:
     """False for a tracer (inside a caller's jit or vmap), where values cannot be checked."""
     return not isinstance(x, jax.core.Tracer)

@@ -4,6 +4,13 @@ Every model is prepared once (`Measure.prepare`, vmapped over chunks of models o
 prepared models are grouped into blocks and each pair of blocks is one `Measure.block` call, a
 single matrix product for Gram-type measures. Blocks are cached up to a memory budget and
 recomputed beyond it, so memory stays bounded whatever m is.
+
+With several devices, chunks and blocks are split along the models axis over a one-axis
+`Mesh`: each device prepares its share of a chunk (`shard_map`) and XLA partitions the block
+products. Chunks are padded to a multiple of the device count by repeating their last model;
+a repeated model writes the same entries twice, which changes nothing. Nothing assumes a single
+process: global arrays are built from host data with `make_array_from_callback` and results are
+gathered with `process_allgather` when there are several processes (`jax.distributed`).
 """
 
 import collections
@@ -14,6 +21,9 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.experimental import multihost_utils
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 from jax.typing import ArrayLike
 from jaxtyping import Array, Float
 
@@ -32,7 +42,11 @@ class _Side(NamedTuple):
 
 
 class _Block(NamedTuple):
-    """Models prepared and compared together: same prepared shapes, chunks of one input shape."""
+    """Models prepared and compared together: same prepared shapes, chunks of one input shape.
+
+    `indices` (the models of the block's rows, in order) may repeat a model to pad a chunk to a
+    multiple of the device count.
+    """
 
     side: int
     indices: np.ndarray
@@ -43,10 +57,20 @@ class _Plan(NamedTuple):
     blocks: tuple[_Block, ...]
     chunk_size: dict  # input shape -> models per prepare call
     capacity: int  # blocks of prepared models held at once
+    mesh: Mesh | None  # the devices' one-axis mesh, None for one device
 
 
-@functools.partial(jax.jit, static_argnames="measure")
-def _prepare_chunk(measure: measures.Measure, xs: Float[Array, "k n d"]):
+AXIS = "models"
+
+
+def _mesh(devices) -> Mesh | None:
+    devices = list(jax.devices() if devices is None else devices)
+    if not devices:
+        raise ValueError("devices: empty")
+    return None if len(devices) == 1 else Mesh(np.array(devices), (AXIS,))
+
+
+def _prepare_rows(measure: measures.Measure, xs: Float[Array, "k n d"]):
     """Prepared models `[k, ...]`, whether each input is finite, whether each preparation is."""
     finite = jnp.isfinite(xs).all(axis=(1, 2))
     prepared = jax.vmap(measure.prepare)(xs)
@@ -55,6 +79,30 @@ def _prepare_chunk(measure: measures.Measure, xs: Float[Array, "k n d"]):
         jax.tree.map(lambda a: jnp.isfinite(a).reshape(a.shape[0], -1).all(axis=1), prepared),
     )
     return prepared, finite, ok
+
+
+@functools.partial(jax.jit, static_argnames=("measure", "mesh"))
+def _prepare_chunk(measure: measures.Measure, xs: Float[Array, "k n d"], mesh: Mesh | None = None):
+    """`_prepare_rows`, each device preparing its rows when there is a mesh."""
+    fn = functools.partial(_prepare_rows, measure)
+    if mesh is not None:  # host callbacks (ranking) run per device on its own rows
+        fn = jax.shard_map(fn, mesh=mesh, in_specs=P(AXIS), out_specs=P(AXIS), check_vma=False)
+    return fn(xs)
+
+
+def _to_host(x: jax.Array) -> np.ndarray:
+    """A (possibly sharded, possibly multi-process) array as one NumPy array on this host."""
+    if jax.process_count() > 1 and not x.is_fully_addressable:
+        return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+    return np.asarray(x)
+
+
+def _put(xs: np.ndarray, mesh: Mesh | None) -> jax.Array:
+    """Host data (the same on every process) as a global array split along models."""
+    if mesh is None:
+        return jnp.asarray(xs)
+    sharding = NamedSharding(mesh, P(AXIS))
+    return jax.make_array_from_callback(xs.shape, sharding, lambda index: xs[index])
 
 
 @functools.partial(jax.jit, static_argnames="measure")
@@ -114,8 +162,10 @@ def _nbytes(tree) -> int:
     return sum(int(np.prod(a.shape)) * np.dtype(a.dtype).itemsize for a in jax.tree.leaves(tree))
 
 
-def _plan(measure, sides, dtype, block_size, budget) -> _Plan:
+def _plan(measure, sides, dtype, block_size, budget, devices=None) -> _Plan:
     """Split models into blocks and chunks whose working memory fits `budget` bytes."""
+    mesh = _mesh(devices)
+    ndev = 1 if mesh is None else mesh.size
     itemsize = np.dtype(dtype).itemsize
     shapes = {shape for side in sides for shape in side.shapes}
     signature, feature_bytes, chunk = {}, {}, {}
@@ -144,11 +194,9 @@ def _plan(measure, sides, dtype, block_size, budget) -> _Plan:
         # Four or more blocks per side (the symmetric case skips the lower ones) but not so big
         # that fewer than ~8 fit when streaming; at least 64 models where possible (GEMM rate).
         block_size = max(1, min(largest, max(64, -(-largest // 4)), max(1, fit // 8)))
-    elif not (isinstance(block_size, int | np.integer) and block_size >= 1):
-        raise ValueError(f"block_size must be a positive integer, got {block_size!r}")
-    block_size = int(min(block_size, largest))
-    chunk = {s: min(k, block_size) for s, k in chunk.items()}
-    capacity = fit // block_size - 1  # held blocks; one more is being assembled
+    block_size = min(_inputs.positive_int("block_size", block_size), largest)
+    chunk = {s: _round_up(min(k, block_size), ndev) for s, k in chunk.items()}
+    capacity = fit // _round_up(block_size, ndev) - 1  # held blocks; one more being assembled
     if capacity < 2:
         raise ValueError(
             f"memory_budget={budget} bytes holds fewer than three blocks of {block_size} prepared "
@@ -163,8 +211,19 @@ def _plan(measure, sides, dtype, block_size, budget) -> _Plan:
             members.sort(key=lambda i: side.shapes[i])  # stable: equal shapes stay in order
             for start in range(0, len(members), block_size):
                 idx = np.asarray(members[start : start + block_size])
-                blocks.append(_Block(side_id, idx, tuple(_chunks(idx, side.shapes, chunk))))
-    return _Plan(tuple(blocks), chunk, int(capacity))
+                chunks = tuple(_pad(c, ndev) for c in _chunks(idx, side.shapes, chunk))
+                blocks.append(_Block(side_id, np.concatenate(chunks), chunks))
+    return _Plan(tuple(blocks), chunk, int(capacity), mesh)
+
+
+def _round_up(k: int, multiple: int) -> int:
+    return -(-k // multiple) * multiple
+
+
+def _pad(idx: np.ndarray, length_multiple: int, length: int | None = None) -> np.ndarray:
+    """`idx` with its last entry repeated up to `length` (or the next multiple)."""
+    length = _round_up(len(idx), length_multiple) if length is None else length
+    return np.concatenate([idx, np.repeat(idx[-1:], length - len(idx))])
 
 
 def _chunks(idx: np.ndarray, shapes, chunk_size) -> Iterator[np.ndarray]:
@@ -180,17 +239,16 @@ def _chunks(idx: np.ndarray, shapes, chunk_size) -> Iterator[np.ndarray]:
         start = stop
 
 
-def _gather(arrays, idx: np.ndarray, dtype, k: int) -> jax.Array:
-    """Models `idx` stacked `[k, n, d]`, the last repeated to fill k (one compilation per shape)."""
+def _gather(arrays, idx: np.ndarray, dtype, mesh: Mesh | None) -> jax.Array:
+    """Models `idx` stacked `[len(idx), n, d]` as one array (split over the devices)."""
     if hasattr(arrays, "shape"):
-        contiguous = idx[-1] - idx[0] + 1 == len(idx)
-        xs = arrays[idx[0] : idx[-1] + 1] if contiguous else arrays[idx]
-        xs = jnp.asarray(xs, dtype)
+        contiguous = np.array_equal(idx, np.arange(idx[0], idx[0] + len(idx)))
+        xs = arrays[idx[0] : idx[0] + len(idx)] if contiguous else arrays[idx]
     else:
-        xs = jnp.stack([jnp.asarray(arrays[i], dtype) for i in idx])
-    if len(idx) < k:
-        xs = jnp.concatenate([xs, jnp.repeat(xs[-1:], k - len(idx), axis=0)])
-    return xs
+        xs = [arrays[i] for i in idx]
+    if mesh is None:
+        return jnp.asarray(xs if hasattr(xs, "shape") else jnp.stack(xs), dtype)
+    return _put(np.asarray(xs, dtype), mesh)
 
 
 def _head(k: int, a: jax.Array) -> jax.Array:
@@ -200,9 +258,10 @@ def _head(k: int, a: jax.Array) -> jax.Array:
 def _prepare_block(measure, block: _Block, side: _Side, plan: _Plan, dtype):
     parts = []
     for idx in block.chunks:
-        k = plan.chunk_size[side.shapes[idx[0]]]
-        prepared, finite, ok = _prepare_chunk(measure, _gather(side.reps.arrays, idx, dtype, k))
-        finite, ok = np.asarray(finite)[: len(idx)], np.asarray(ok)[: len(idx)]
+        k = plan.chunk_size[side.shapes[idx[0]]]  # one compilation per shape: pad to k
+        xs = _gather(side.reps.arrays, _pad(idx, 1, k), dtype, plan.mesh)
+        prepared, finite, ok = _prepare_chunk(measure, xs, plan.mesh)
+        finite, ok = _to_host(finite)[: len(idx)], _to_host(ok)[: len(idx)]
         if not finite.all() or not ok.all():
             i = int(idx[np.argmin(finite & ok)])
             x = _inputs.as_float(side.reps.arrays[i], side.reps.labels[i]).astype(dtype)
@@ -236,15 +295,21 @@ def _schedule(plan: _Plan, symmetric: bool) -> list[tuple[int, int, tuple[int, .
     return steps
 
 
-def _all_pairs(measure, a: _inputs.Reps, b: _inputs.Reps | None, block_size, budget, progress):
+def _all_pairs(
+    measure, a: _inputs.Reps, b: _inputs.Reps | None, block_size, budget, progress, devices
+):
+    label = measure if isinstance(measure, str) else None
     measure = measures.get(measure)
-    budget = DEFAULT_MEMORY_BUDGET if budget is None else int(budget)
+    budget = (
+        DEFAULT_MEMORY_BUDGET if budget is None else _inputs.positive_int("memory_budget", budget)
+    )
     side_a = _side(a, measure)
     sides = (side_a,) if b is None else (side_a, _side(b, measure, side_a))
     dtype = _dtype(sides)
-    plan = _plan(measure, sides, dtype, block_size, budget)
+    plan = _plan(measure, sides, dtype, block_size, budget, devices)
     symmetric = b is None and measure.symmetric
     out = np.empty((len(side_a.shapes), len(sides[-1].shapes)), dtype)
+    diagonal = np.empty(len(side_a.shapes), dtype)
     cache = {}
 
     def prepared(i: int, keep: tuple[int, ...]):
@@ -259,17 +324,19 @@ def _all_pairs(measure, a: _inputs.Reps, b: _inputs.Reps | None, block_size, bud
     if progress:
         from tqdm.auto import tqdm
 
-        steps = tqdm(steps, desc=f"{measure} blocks", unit="block")
+        steps = tqdm(steps, desc=f"{label or type(measure).__name__} blocks", unit="block")
     for i, j, held in steps:
         bi, bj = plan.blocks[i], plan.blocks[j]
         px = prepared(i, held)
-        vals = np.asarray(_block(measure, px, prepared(j, held)))
+        vals = _to_host(_block(measure, px, prepared(j, held)))
         if symmetric and i == j:
             vals = np.triu(vals) + np.triu(vals, 1).T
-            np.fill_diagonal(vals, np.asarray(_self_pairs(measure, px)))
+            diagonal[bi.indices] = _to_host(_self_pairs(measure, px))
         out[np.ix_(bi.indices, bj.indices)] = vals
         if symmetric:
             out[np.ix_(bj.indices, bi.indices)] = vals.T
+    if symmetric:  # after every block: a model repeated as padding must not overwrite it
+        np.fill_diagonal(out, diagonal)
     if not np.isfinite(out).all():
         r, c = np.argwhere(~np.isfinite(out))[0]
         raise ValueError(
@@ -303,7 +370,7 @@ def similarity(x: ArrayLike, y: ArrayLike, measure="rsa") -> Float[Array, ""]:
         1.0
     """
     x_, y_ = _inputs.Reps(("x",), [x]), _inputs.Reps(("y",), [y])
-    return _all_pairs(measure, x_, y_, None, None, False)[0, 0]
+    return _all_pairs(measure, x_, y_, None, None, False, jax.devices()[:1])[0, 0]
 
 
 def similarity_matrix(
@@ -314,6 +381,7 @@ def similarity_matrix(
     block_size: int | None = None,
     memory_budget: int | None = None,
     progress: bool = False,
+    devices=None,
 ) -> Float[Array, "m mb"]:
     """Similarity of every pair of models.
 
@@ -329,6 +397,8 @@ def similarity_matrix(
             (default 2 GiB; the result matrix itself is not counted). Prepared blocks beyond the
             budget are recomputed when needed.
         progress: show a progress bar over blocks.
+        devices: the devices to split the work over (default: all of `jax.devices()`, which
+            spans every process after `jax.distributed.initialize()`).
 
     Returns:
         `[m, m]` (symmetric, the self-similarity on the diagonal) or `[m, m_b]`, in the dtype of
@@ -345,4 +415,4 @@ def similarity_matrix(
     """
     a = _inputs.as_reps(reps, "reps")
     b = None if others is None else _inputs.as_reps(others, "others")
-    return _all_pairs(measure, a, b, block_size, memory_budget, progress)
+    return _all_pairs(measure, a, b, block_size, memory_budget, progress, devices)
