@@ -1,4 +1,4 @@
-"""Shared benchmark helpers: machine facts, min-of-repeats timing, the matmul yardstick, JSON out."""
+"""Shared benchmark helpers: machine facts, min-of-repeats timing, the matmul yardstick."""
 
 import json
 import os

@@ -5,12 +5,15 @@ prepared models are grouped into blocks and each pair of blocks is one `Measure.
 single matrix product for Gram-type measures. Blocks are cached up to a memory budget and
 recomputed beyond it, so memory stays bounded whatever m is.
 
-With several devices, chunks and blocks are split along the models axis over a one-axis
-`Mesh`: each device prepares its share of a chunk (`shard_map`) and XLA partitions the block
-products. Chunks are padded to a multiple of the device count by repeating their last model;
-a repeated model writes the same entries twice, which changes nothing. Nothing assumes a single
-process: global arrays are built from host data with `make_array_from_callback` and results are
-gathered with `process_allgather` when there are several processes (`jax.distributed`).
+With several devices (a one-axis `Mesh`), each device prepares its share of a chunk's models
+(`shard_map`). Gram-type blocks are then split along the feature axis: each device multiplies
+its slice of every block pair and one small `psum` adds the slices, so a block pair costs no
+communication beyond that. Other measures keep blocks split by models: each device pairs its
+rows with all of the other block. Chunks are padded to a multiple of the device count by
+repeating their last model; a repeated model writes the same entries twice, which changes
+nothing. Nothing assumes a single process: global arrays are built from host data with
+`make_array_from_callback`, and results are gathered with `process_allgather` when there are
+several processes (`jax.distributed`).
 """
 
 import collections
@@ -28,7 +31,7 @@ from jax.typing import ArrayLike
 from jaxtyping import Array, Float
 
 from jaxrsa import _inputs, measures
-from jaxrsa._numerics import compute_dtype
+from jaxrsa._numerics import HIGHEST, compute_dtype
 
 DEFAULT_MEMORY_BUDGET = 2 * 2**30
 
@@ -105,9 +108,32 @@ def _put(xs: np.ndarray, mesh: Mesh | None) -> jax.Array:
     return jax.make_array_from_callback(xs.shape, sharding, lambda index: xs[index])
 
 
-@functools.partial(jax.jit, static_argnames="measure")
-def _block(measure: measures.Measure, pxs, pys) -> Float[Array, "a b"]:
-    return measure.block(pxs, pys)
+@functools.partial(jax.jit, static_argnames=("measure", "mesh"))
+def _block(measure: measures.Measure, pxs, pys, mesh: Mesh | None = None) -> Float[Array, "a b"]:
+    """`measure.block` of two prepared blocks, split over the mesh's devices if there is one."""
+    if mesh is None:
+        return measure.block(pxs, pys)
+    if isinstance(measure, measures.GramMeasure):  # blocks are split along features
+
+        def partial_products(a, b):
+            return jax.lax.psum(jnp.matmul(a, b.T, precision=HIGHEST), AXIS)
+
+        inner = jax.shard_map(
+            partial_products, mesh=mesh, in_specs=(P(None, AXIS),) * 2, out_specs=P()
+        )(pxs, pys)
+        return measure.finish(inner)
+    return jax.shard_map(
+        measure.block, mesh=mesh, in_specs=(P(AXIS), P()), out_specs=P(AXIS), check_vma=False
+    )(pxs, pys)
+
+
+@functools.partial(jax.jit, static_argnames="mesh")
+def _split_features(features: Float[Array, "b p"], mesh: Mesh) -> Float[Array, "b q"]:
+    """Prepared Gram features split along the feature axis, zero-padded to a multiple of the
+    device count (zeros add nothing to inner products)."""
+    pad = -features.shape[1] % mesh.size
+    features = jnp.pad(features, ((0, 0), (0, pad)))
+    return jax.lax.with_sharding_constraint(features, NamedSharding(mesh, P(None, AXIS)))
 
 
 @functools.partial(jax.jit, static_argnames="measure")
@@ -268,9 +294,10 @@ def _prepare_block(measure, block: _Block, side: _Side, plan: _Plan, dtype):
             _inputs.check_finite(x, side.reps.labels[i])
             raise ValueError(f"{side.reps.labels[i]}: {measure} is undefined: {measure.explain(x)}")
         parts.append(jax.tree.map(functools.partial(_head, len(idx)), prepared))
-    if len(parts) == 1:
-        return parts[0]
-    return jax.tree.map(lambda *a: jnp.concatenate(a), *parts)
+    block = parts[0] if len(parts) == 1 else jax.tree.map(lambda *a: jnp.concatenate(a), *parts)
+    if plan.mesh is not None and isinstance(measure, measures.GramMeasure):
+        block = _split_features(block, plan.mesh)
+    return block
 
 
 def _schedule(plan: _Plan, symmetric: bool) -> list[tuple[int, int, tuple[int, ...]]]:
@@ -328,7 +355,7 @@ def _all_pairs(
     for i, j, held in steps:
         bi, bj = plan.blocks[i], plan.blocks[j]
         px = prepared(i, held)
-        vals = _to_host(_block(measure, px, prepared(j, held)))
+        vals = _to_host(_block(measure, px, prepared(j, held), plan.mesh))
         if symmetric and i == j:
             vals = np.triu(vals) + np.triu(vals, 1).T
             diagonal[bi.indices] = _to_host(_self_pairs(measure, px))

@@ -76,8 +76,12 @@ class GramMeasure(Measure):
     the Cauchy-Schwarz bound that rounding can overstep.
     """
 
+    def finish(self, inner: Float[Array, "..."]) -> Float[Array, "..."]:
+        """Similarities from inner products of prepared vectors (here: clipped to [-1, 1])."""
+        return jnp.clip(inner, -1.0, 1.0)
+
     def pair(self, px: Float[Array, " p"], py: Float[Array, " p"]) -> Float[Array, ""]:
-        return jnp.clip(jnp.dot(px, py, precision=HIGHEST), -1.0, 1.0)
+        return self.finish(jnp.dot(px, py, precision=HIGHEST))
 
     def block(self, pxs: Float[Array, "a p"], pys: Float[Array, "b p"]) -> Float[Array, "a b"]:
-        return jnp.clip(jnp.matmul(pxs, pys.T, precision=HIGHEST), -1.0, 1.0)
+        return self.finish(jnp.matmul(pxs, pys.T, precision=HIGHEST))
