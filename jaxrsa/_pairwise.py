@@ -24,6 +24,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
@@ -31,7 +32,7 @@ from jax.typing import ArrayLike
 from jaxtyping import Array, Float
 
 from jaxrsa import _inputs, measures
-from jaxrsa._numerics import HIGHEST, compute_dtype
+from jaxrsa._numerics import compute_dtype
 
 DEFAULT_MEMORY_BUDGET = 2 * 2**30
 
@@ -61,6 +62,7 @@ class _Plan(NamedTuple):
     chunk_size: dict  # input shape -> models per prepare call
     capacity: int  # blocks of prepared models held at once
     mesh: Mesh | None  # the devices' one-axis mesh, None for one device
+    precision: str  # of Gram-type products (a key of PRECISIONS)
 
 
 AXIS = "models"
@@ -108,32 +110,49 @@ def _put(xs: np.ndarray, mesh: Mesh | None) -> jax.Array:
     return jax.make_array_from_callback(xs.shape, sharding, lambda index: xs[index])
 
 
-@functools.partial(jax.jit, static_argnames=("measure", "mesh"))
-def _block(measure: measures.Measure, pxs, pys, mesh: Mesh | None = None) -> Float[Array, "a b"]:
+# `precision=` of similarity_matrix: how Gram-type inner products are computed.
+PRECISIONS = {
+    "float32": (None, lax.Precision.HIGHEST),  # exact float32 products on every backend
+    "tf32": (None, lax.Precision.DEFAULT),  # TF32 / bf16 passes where the hardware has them
+    "bfloat16": (jnp.bfloat16, lax.Precision.DEFAULT),  # bf16 features, float32 accumulation
+}
+
+
+@functools.partial(jax.jit, static_argnames=("measure", "mesh", "precision"))
+def _block(
+    measure: measures.Measure, pxs, pys, mesh: Mesh | None = None, precision: str = "float32"
+) -> Float[Array, "a b"]:
     """`measure.block` of two prepared blocks, split over the mesh's devices if there is one."""
-    if mesh is None:
-        return measure.block(pxs, pys)
-    if isinstance(measure, measures.GramMeasure):  # blocks are split along features
-
-        def partial_products(a, b):
-            return jax.lax.psum(jnp.matmul(a, b.T, precision=HIGHEST), AXIS)
-
+    if isinstance(measure, measures.GramMeasure):
+        matmul = functools.partial(measure.inner, precision=PRECISIONS[precision][1])
+        if mesh is None:
+            return measure.finish(matmul(pxs, pys))
+        # Blocks are split along features: partial products, then one small sum.
         inner = jax.shard_map(
-            partial_products, mesh=mesh, in_specs=(P(None, AXIS),) * 2, out_specs=P()
+            lambda a, b: lax.psum(matmul(a, b), AXIS),
+            mesh=mesh,
+            in_specs=(P(None, AXIS),) * 2,
+            out_specs=P(),
         )(pxs, pys)
         return measure.finish(inner)
+    if mesh is None:
+        return measure.block(pxs, pys)
     return jax.shard_map(
         measure.block, mesh=mesh, in_specs=(P(AXIS), P()), out_specs=P(AXIS), check_vma=False
     )(pxs, pys)
 
 
-@functools.partial(jax.jit, static_argnames="mesh")
-def _split_features(features: Float[Array, "b p"], mesh: Mesh) -> Float[Array, "b q"]:
-    """Prepared Gram features split along the feature axis, zero-padded to a multiple of the
+@functools.partial(jax.jit, static_argnames=("mesh", "precision"))
+def _gram_layout(features: Float[Array, "b p"], mesh: Mesh | None, precision: str):
+    """Prepared Gram features as the products want them: in the storage dtype of `precision`,
+    and with several devices split along the feature axis, zero-padded to a multiple of the
     device count (zeros add nothing to inner products)."""
-    pad = -features.shape[1] % mesh.size
-    features = jnp.pad(features, ((0, 0), (0, pad)))
-    return jax.lax.with_sharding_constraint(features, NamedSharding(mesh, P(None, AXIS)))
+    dtype = PRECISIONS[precision][0]
+    features = features if dtype is None else features.astype(dtype)
+    if mesh is None:
+        return features
+    features = jnp.pad(features, ((0, 0), (0, -features.shape[1] % mesh.size)))
+    return lax.with_sharding_constraint(features, NamedSharding(mesh, P(None, AXIS)))
 
 
 @functools.partial(jax.jit, static_argnames="measure")
@@ -188,8 +207,14 @@ def _nbytes(tree) -> int:
     return sum(int(np.prod(a.shape)) * np.dtype(a.dtype).itemsize for a in jax.tree.leaves(tree))
 
 
-def _plan(measure, sides, dtype, block_size, budget, devices=None) -> _Plan:
+def _plan(measure, sides, dtype, block_size, budget, devices=None, precision="float32") -> _Plan:
     """Split models into blocks and chunks whose working memory fits `budget` bytes."""
+    _inputs.check_choice("precision", precision, tuple(PRECISIONS))
+    if precision != "float32" and not isinstance(measure, measures.GramMeasure):
+        raise ValueError(
+            f"precision={precision!r} applies to Gram-type measures (inner products of prepared "
+            f"vectors); {measure} is not one"
+        )
     mesh = _mesh(devices)
     ndev = 1 if mesh is None else mesh.size
     itemsize = np.dtype(dtype).itemsize
@@ -201,7 +226,8 @@ def _plan(measure, sides, dtype, block_size, budget, devices=None) -> _Plan:
             jax.tree.structure(out),
             tuple((a.shape, a.dtype) for a in jax.tree.leaves(out)),
         )
-        feature_bytes[shape] = _nbytes(out)
+        storage = PRECISIONS[precision][0] if isinstance(measure, measures.GramMeasure) else None
+        feature_bytes[shape] = _nbytes(out) // (2 if storage == jnp.bfloat16 else 1)
         work = measure.workspace(*shape) * itemsize
         chunk[shape] = max(1, budget // 4 // work)
     f = max(feature_bytes.values())
@@ -239,7 +265,7 @@ def _plan(measure, sides, dtype, block_size, budget, devices=None) -> _Plan:
                 idx = np.asarray(members[start : start + block_size])
                 chunks = tuple(_pad(c, ndev) for c in _chunks(idx, side.shapes, chunk))
                 blocks.append(_Block(side_id, np.concatenate(chunks), chunks))
-    return _Plan(tuple(blocks), chunk, int(capacity), mesh)
+    return _Plan(tuple(blocks), chunk, int(capacity), mesh, precision)
 
 
 def _round_up(k: int, multiple: int) -> int:
@@ -295,8 +321,8 @@ def _prepare_block(measure, block: _Block, side: _Side, plan: _Plan, dtype):
             raise ValueError(f"{side.reps.labels[i]}: {measure} is undefined: {measure.explain(x)}")
         parts.append(jax.tree.map(functools.partial(_head, len(idx)), prepared))
     block = parts[0] if len(parts) == 1 else jax.tree.map(lambda *a: jnp.concatenate(a), *parts)
-    if plan.mesh is not None and isinstance(measure, measures.GramMeasure):
-        block = _split_features(block, plan.mesh)
+    if isinstance(measure, measures.GramMeasure):
+        block = _gram_layout(block, plan.mesh, plan.precision)
     return block
 
 
@@ -323,7 +349,14 @@ def _schedule(plan: _Plan, symmetric: bool) -> list[tuple[int, int, tuple[int, .
 
 
 def _all_pairs(
-    measure, a: _inputs.Reps, b: _inputs.Reps | None, block_size, budget, progress, devices
+    measure,
+    a: _inputs.Reps,
+    b: _inputs.Reps | None,
+    block_size,
+    budget,
+    progress,
+    devices,
+    precision="float32",
 ):
     label = measure if isinstance(measure, str) else None
     measure = measures.get(measure)
@@ -333,7 +366,7 @@ def _all_pairs(
     side_a = _side(a, measure)
     sides = (side_a,) if b is None else (side_a, _side(b, measure, side_a))
     dtype = _dtype(sides)
-    plan = _plan(measure, sides, dtype, block_size, budget, devices)
+    plan = _plan(measure, sides, dtype, block_size, budget, devices, precision)
     symmetric = b is None and measure.symmetric
     out = np.empty((len(side_a.shapes), len(sides[-1].shapes)), dtype)
     diagonal = np.empty(len(side_a.shapes), dtype)
@@ -355,7 +388,7 @@ def _all_pairs(
     for i, j, held in steps:
         bi, bj = plan.blocks[i], plan.blocks[j]
         px = prepared(i, held)
-        vals = _to_host(_block(measure, px, prepared(j, held), plan.mesh))
+        vals = _to_host(_block(measure, px, prepared(j, held), plan.mesh, plan.precision))
         if symmetric and i == j:
             vals = np.triu(vals) + np.triu(vals, 1).T
             diagonal[bi.indices] = _to_host(_self_pairs(measure, px))
@@ -409,6 +442,7 @@ def similarity_matrix(
     memory_budget: int | None = None,
     progress: bool = False,
     devices=None,
+    precision: str = "float32",
 ) -> Float[Array, "m mb"]:
     """Similarity of every pair of models.
 
@@ -426,6 +460,11 @@ def similarity_matrix(
         progress: show a progress bar over blocks.
         devices: the devices to split the work over (default: all of `jax.devices()`, which
             spans every process after `jax.distributed.initialize()`).
+        precision: of Gram-type products (RSA, CKA): "float32" (default, exact float32 on every
+            backend), "tf32" (the backend's fast float32 matmul passes: TF32 on NVIDIA GPUs,
+            bf16 passes on TPU; plain float32 on CPU) or "bfloat16" (prepared vectors stored in
+            bfloat16, half the memory, products accumulated in float32). See the README for the
+            measured error of each against float64.
 
     Returns:
         `[m, m]` (symmetric, the self-similarity on the diagonal) or `[m, m_b]`, in the dtype of
@@ -442,4 +481,4 @@ def similarity_matrix(
     """
     a = _inputs.as_reps(reps, "reps")
     b = None if others is None else _inputs.as_reps(others, "others")
-    return _all_pairs(measure, a, b, block_size, memory_budget, progress, devices)
+    return _all_pairs(measure, a, b, block_size, memory_budget, progress, devices, precision)

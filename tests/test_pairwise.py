@@ -165,3 +165,21 @@ def test_public_names():
         "cka_debiased",
         "cka_rbf",
     }
+
+
+@pytest.mark.parametrize("precision, tol", [("tf32", 5e-3), ("bfloat16", 5e-3)])
+@pytest.mark.parametrize("name", ["rsa", "cka"])
+def test_reduced_precision_stays_close_to_float64(rng, precision, tol, name):
+    reps = np.stack(zoo(rng, m=6, n=40)).astype(np.float32)
+    exact = double_loop(reps.astype(np.float64), reps.astype(np.float64), name)
+    got = np.asarray(jaxrsa.similarity_matrix(reps, measure=name, precision=precision))
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, exact, rtol=0, atol=tol)
+
+
+def test_reduced_precision_is_only_for_gram_measures(rng):
+    reps = np.stack(zoo(rng, m=3))
+    with pytest.raises(ValueError, match="applies to Gram-type measures"):
+        jaxrsa.similarity_matrix(reps, measure="procrustes", precision="bfloat16")
+    with pytest.raises(ValueError, match="unknown precision 'fp8'"):
+        jaxrsa.similarity_matrix(reps, precision="fp8")

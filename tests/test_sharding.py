@@ -22,6 +22,11 @@ SCRIPT = textwrap.dedent(
             np.testing.assert_allclose(many, one, rtol=0, atol=1e-6, err_msg=f"{name} {kwargs}")
         cross = np.asarray(jaxrsa.similarity_matrix(reps[:4], reps[4:], measure=name))
         np.testing.assert_allclose(cross, one[:4, 4:], rtol=0, atol=1e-6, err_msg=name)
+    for name in ["rsa", "cka"]:
+        one = np.asarray(jaxrsa.similarity_matrix(reps, measure=name, devices=jax.devices()[:1],
+                                                  precision="bfloat16"))
+        many = np.asarray(jaxrsa.similarity_matrix(reps, measure=name, precision="bfloat16"))
+        np.testing.assert_allclose(many, one, rtol=0, atol=1e-6, err_msg=f"{name} bfloat16")
     print("ok")
     """
 )

@@ -76,6 +76,12 @@ class GramMeasure(Measure):
     the Cauchy-Schwarz bound that rounding can overstep.
     """
 
+    @staticmethod
+    def inner(pxs: Float[Array, "a p"], pys: Float[Array, "b p"], precision=HIGHEST):
+        """All inner products `[a, b]`, accumulated in at least float32."""
+        acc = jnp.promote_types(pxs.dtype, jnp.float32)
+        return jnp.matmul(pxs, pys.T, precision=precision, preferred_element_type=acc)
+
     def finish(self, inner: Float[Array, "..."]) -> Float[Array, "..."]:
         """Similarities from inner products of prepared vectors (here: clipped to [-1, 1])."""
         return jnp.clip(inner, -1.0, 1.0)
@@ -84,4 +90,4 @@ class GramMeasure(Measure):
         return self.finish(jnp.dot(px, py, precision=HIGHEST))
 
     def block(self, pxs: Float[Array, "a p"], pys: Float[Array, "b p"]) -> Float[Array, "a b"]:
-        return self.finish(jnp.matmul(pxs, pys.T, precision=HIGHEST))
+        return self.finish(self.inner(pxs, pys))
