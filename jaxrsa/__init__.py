@@ -1,22 +1,34 @@
-"""jaxrsa: compare neural networks by their representations, in JAX."""
+"""jaxrsa: compare neural networks by their representations, in JAX.
 
-# first order and second order (foundation)
-# >>> foundation exports
+First order: `rdm`, `rsm`. Second order: `similarity`, `similarity_matrix` with the measures in
+`jaxrsa.measures`. Embedding: `mds`, `classical_mds`, `procrustes_align`, `to_dissimilarity`.
+Subpackages `jaxrsa.data`, `jaxrsa.models` and `jaxrsa.plot` are imported on demand.
+"""
+
 from jaxrsa import measures as measures
 from jaxrsa._first_order import rdm as rdm
 from jaxrsa._first_order import rsm as rsm
+from jaxrsa._mds import MDSResult as MDSResult
+from jaxrsa._mds import MDSStatus as MDSStatus
+from jaxrsa._mds import classical_mds as classical_mds
+from jaxrsa._mds import mds as mds
+from jaxrsa._mds import procrustes_align as procrustes_align
+from jaxrsa._mds import to_dissimilarity as to_dissimilarity
 from jaxrsa._pairwise import similarity as similarity
 from jaxrsa._pairwise import similarity_matrix as similarity_matrix
 from jaxrsa._version import __version__ as __version__
 
-# embedding (MDS)
-# >>> mds exports
-
 __all__ = [
+    "MDSResult",
+    "MDSStatus",
     "__version__",
+    "classical_mds",
+    "mds",
     "measures",
+    "procrustes_align",
     "rdm",
     "rsm",
     "similarity",
     "similarity_matrix",
+    "to_dissimilarity",
 ]

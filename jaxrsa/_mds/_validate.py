@@ -1,0 +1,180 @@
+"""Eager checks at the API boundary of the MDS functions.
+
+Shape checks always run. Value checks (finite, symmetric, non-negative, zero diagonal, a
+connected weight graph) need concrete arrays: they run on NumPy copies of the inputs and are
+skipped when a function is called on tracers inside a user's ``jit`` or ``vmap``.
+"""
+
+import numbers
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.typing import ArrayLike
+from jaxtyping import Array
+
+RTOL = 1e-5
+"""Relative tolerance (times the largest absolute entry) for symmetry, diagonal and sign."""
+
+
+def is_concrete(*arrays) -> bool:
+    """Whether no argument is a tracer, so that its values can be checked eagerly."""
+    return not any(isinstance(a, jax.core.Tracer) for a in arrays)
+
+
+def float_dtype(*arrays) -> np.dtype:
+    """The floating dtype of the result: the inputs' common float type, or the default float
+    type when they are integer or boolean."""
+    dtype = jnp.result_type(*arrays)
+    if jnp.issubdtype(dtype, jnp.complexfloating):
+        raise TypeError(f"expected real arrays, got dtype {dtype}")
+    if not jnp.issubdtype(dtype, jnp.floating):
+        dtype = jnp.result_type(float)
+    return dtype
+
+
+def check_int(value, name: str, minimum: int) -> int:
+    """``value`` as a Python int, or a ValueError/TypeError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_square(shape: tuple, name: str, *, max_batch_dims: int | None) -> None:
+    """Raise unless ``shape`` is ``[..., m, m]`` with at most ``max_batch_dims`` leading axes
+    (any number when None)."""
+    too_many = max_batch_dims is not None and len(shape) > 2 + max_batch_dims
+    if len(shape) < 2 or too_many or shape[-1] != shape[-2]:
+        want = {0: "[m, m]", 1: "[m, m] or a batch [b, m, m]", None: "[..., m, m]"}[max_batch_dims]
+        raise ValueError(f"{name} must be a square matrix {want}; got shape {tuple(shape)}")
+
+
+def _labelled(a: np.ndarray, name: str):
+    """Pairs (label, matrix) over the leading axes of a ``[..., m, m]`` array."""
+    if a.ndim == 2:
+        return [(name, a)]
+    flat = a.reshape(-1, *a.shape[-2:])
+    return [
+        (f"{name}[{', '.join(map(str, np.unravel_index(i, a.shape[:-2])))}]", flat[i])
+        for i in range(flat.shape[0])
+    ]
+
+
+def check_symmetric_matrices(
+    a: np.ndarray,
+    name: str,
+    *,
+    mask: np.ndarray | None = None,
+    nonnegative: bool = True,
+    zero_diagonal: bool = True,
+    bound: float | None = None,
+) -> None:
+    """Value checks of concrete ``[..., m, m]`` matrices.
+
+    Args:
+        a: the matrices.
+        name: argument name for messages.
+        mask: optional boolean array of ``a``'s shape; entries where it is False are ignored
+            (missing values, which may be NaN).
+        nonnegative: reject entries below ``-RTOL * max|a|``.
+        zero_diagonal: reject diagonals beyond ``RTOL * max|a|`` in absolute value.
+        bound: if given, reject entries with ``|a| > bound * (1 + RTOL)``.
+    """
+    masks = _labelled(mask, name) if mask is not None else None
+    for idx, (label, mat) in enumerate(_labelled(np.asarray(a), name)):
+        if masks is not None:
+            mat = np.where(masks[idx][1], mat, 0.0)
+        if not np.all(np.isfinite(mat)):
+            extra = " (where the weight is positive)" if mask is not None else ""
+            raise ValueError(f"{label} has non-finite entries (NaN or inf){extra}")
+        scale = float(np.max(np.abs(mat), initial=0.0))
+        tol = RTOL * scale
+        asym = float(np.max(np.abs(mat - mat.T), initial=0.0))
+        if asym > tol:
+            raise ValueError(
+                f"{label} is not symmetric: max |A - A^T| = {asym:.3g} exceeds "
+                f"{RTOL:g} * max |A| = {tol:.3g}"
+            )
+        if nonnegative and mat.size and mat.min() < -tol:
+            raise ValueError(f"{label} has negative entries (min {mat.min():.3g})")
+        diag = float(np.max(np.abs(np.diagonal(mat)), initial=0.0))
+        if zero_diagonal and diag > tol:
+            raise ValueError(f"{label} has a non-zero diagonal (max |A_ii| = {diag:.3g})")
+        if bound is not None and scale > bound * (1 + RTOL):
+            raise ValueError(
+                f"{label} has entries outside [-{bound:g}, {bound:g}] (max |A| = {scale:.6g})"
+            )
+
+
+def check_connected(w: np.ndarray, name: str) -> None:
+    """Raise unless the pairs of positive weight connect all points of each ``[m, m]`` matrix.
+
+    A breadth-first search on the boolean adjacency matrix: O(m^2) in all.
+    """
+    for label, mat in _labelled(np.asarray(w), name):
+        adjacent = mat > 0
+        seen = np.zeros(mat.shape[0], dtype=bool)
+        seen[0] = True
+        frontier = seen.copy()
+        while frontier.any():
+            frontier = adjacent[frontier].any(axis=0) & ~seen
+            seen |= frontier
+        if not seen.all():
+            raise ValueError(
+                f"{label}: the pairs with positive weight do not connect all points "
+                f"({int((~seen).sum())} of {seen.size} unreachable from point 0); the relative "
+                "placement of disconnected groups is undefined"
+            )
+
+
+def prepare_dissimilarities(
+    dissimilarities: ArrayLike,
+    n_components: int,
+    weights: ArrayLike | None = None,
+) -> tuple[Array, Array | None]:
+    """Checked ``[m, m]`` or ``[b, m, m]`` dissimilarities (and weights of the same shape), in
+    their common float dtype. Entries where the weight is 0 are not checked (they may be NaN).
+    """
+    k = check_int(n_components, "n_components", 1)
+    delta = jnp.asarray(dissimilarities)
+    check_square(delta.shape, "dissimilarities", max_batch_dims=1)
+    m = delta.shape[-1]
+    if m < k + 1:
+        raise ValueError(
+            f"dissimilarities has m = {m} points; embedding in n_components = {k} dimensions "
+            f"needs at least {k + 1}"
+        )
+    if weights is None:
+        delta = delta.astype(float_dtype(delta))
+        if is_concrete(delta):
+            check_symmetric_matrices(np.asarray(delta), "dissimilarities")
+        return delta, None
+    w = jnp.asarray(weights)
+    if w.shape not in (delta.shape, delta.shape[-2:]):
+        raise ValueError(
+            f"weights must have the shape of dissimilarities {tuple(delta.shape)}"
+            + (f" or {tuple(delta.shape[-2:])}" if delta.ndim == 3 else "")
+            + f"; got {tuple(w.shape)}"
+        )
+    dtype = float_dtype(delta, w)
+    delta, w = delta.astype(dtype), jnp.broadcast_to(w.astype(dtype), delta.shape)
+    if is_concrete(delta, w):
+        w_np = np.asarray(w)
+        check_symmetric_matrices(w_np, "weights", zero_diagonal=False)
+        check_connected(w_np, "weights")
+        mask = (w_np > 0) | np.eye(m, dtype=bool)
+        check_symmetric_matrices(np.asarray(delta), "dissimilarities", mask=mask)
+    return delta, w
+
+
+def clean(delta: Array, w: Array | None = None) -> tuple[Array, Array | None]:
+    """Exactly symmetric, non-negative ``[..., m, m]`` matrices with zero diagonals; entries of
+    zero weight set to 0. Runs inside jit (also on inputs whose values were not checked)."""
+    eye = jnp.eye(delta.shape[-1], dtype=bool)
+    if w is not None:
+        w = jnp.where(eye, 0, jnp.maximum(w + jnp.swapaxes(w, -1, -2), 0) / 2)
+        delta = jnp.where(w > 0, delta, 0)
+    delta = (delta + jnp.swapaxes(delta, -1, -2)) / 2
+    return jnp.where(eye, 0, jnp.maximum(delta, 0)), w
