@@ -105,17 +105,20 @@ def layer_heatmap(
             f"matrix shape {matrix.shape} does not match {len(row_names)} x {len(col_names)} names"
         )
     fig, ax = axes_of(ax, 1.2 + 0.9 * len(col_names), 1.0 + 0.8 * len(row_names))
-    image = ax.imshow(matrix, cmap="viridis", vmin=min(0.0, matrix.min()), vmax=1.0)
+    lo, hi = float(matrix.min()), float(max(matrix.max(), 1.0))
+    image = ax.imshow(matrix, cmap="viridis", vmin=lo, vmax=hi)
     fig.colorbar(image, ax=ax, shrink=0.8, label="similarity")
+    digits = 2 if hi - lo > 0.1 else 3  # near-1 similarities (e.g. RSA of ReLU layers) differ late
     for (i, j), v in np.ndenumerate(matrix):
+        bright = (v - lo) > 0.6 * (hi - lo)
         ax.text(
             j,
             i,
-            f"{v:.2f}",
+            f"{v:.{digits}f}",
             ha="center",
             va="center",
             fontsize=8,
-            color="black" if v > 0.6 else "white",
+            color="black" if bright else "white",
         )
     ax.set_xticks(range(len(col_names)), col_names, rotation=30, ha="right", fontsize=8)
     ax.set_yticks(range(len(row_names)), row_names, fontsize=8)
