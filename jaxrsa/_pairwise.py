@@ -240,14 +240,17 @@ def _plan(measure, sides, dtype, block_size, budget, devices=None, precision="fl
             "and three prepared)"
         )
     chunk = {s: min(k, max(1, (budget - 3 * f) // work)) for s, k in chunk.items()}
-    fit = (budget - max(chunk.values()) * work) // f  # prepared models that fit beside a chunk
+    # prepared models that fit beside the largest chunk (each shape's chunk times its workspace)
+    fit = (budget - max(k * measure.workspace(*s) * itemsize for s, k in chunk.items())) // f
     largest = max(len(side.shapes) for side in sides)
     if block_size is None:
         # Four or more blocks per side (the symmetric case skips the lower ones) but not so big
         # that fewer than ~8 fit when streaming; at least 64 models where possible (GEMM rate).
         block_size = max(1, min(largest, max(64, -(-largest // 4)), max(1, fit // 8)))
     block_size = min(_inputs.positive_int("block_size", block_size), largest)
-    chunk = {s: _round_up(min(k, block_size), ndev) for s, k in chunk.items()}
+    count = collections.Counter(shape for side in sides for shape in side.shapes)
+    # no chunk longer than the models of its shape: padding to it would prepare copies
+    chunk = {s: _round_up(min(k, block_size, count[s]), ndev) for s, k in chunk.items()}
     capacity = fit // _round_up(block_size, ndev) - 1  # held blocks; one more being assembled
     if capacity < 2:
         raise ValueError(

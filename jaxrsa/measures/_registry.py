@@ -2,7 +2,11 @@
 
 from jaxrsa import _inputs
 from jaxrsa.measures._base import Measure
+from jaxrsa.measures._cca import CCA, SVCCA
 from jaxrsa.measures._cka import CKA
+from jaxrsa.measures._knn import MutualKNN
+from jaxrsa.measures._procrustes import Procrustes
+from jaxrsa.measures._pwcca import PWCCA
 from jaxrsa.measures._rsa import RSA
 
 _NAMED: dict[str, Measure] = {
@@ -14,6 +18,12 @@ _NAMED: dict[str, Measure] = {
     "cka": CKA(kernel="linear"),
     "cka_debiased": CKA(kernel="linear", debiased=True),
     "cka_rbf": CKA(kernel="rbf", threshold=0.5),
+    "cca": CCA(),
+    "cca_r2": CCA(squared=True),
+    "svcca": SVCCA(variance=0.99),
+    "pwcca": PWCCA(side="x"),
+    "procrustes": Procrustes(output="score"),
+    "mutual_knn": MutualKNN(k=10),
 }
 
 

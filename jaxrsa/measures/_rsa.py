@@ -48,7 +48,7 @@ class RSA(GramMeasure):
         >>> import jax.numpy as jnp
         >>> from jaxrsa import measures, similarity
         >>> x = jnp.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
-        >>> float(similarity(x, 2.0 * x, measures.RSA(second="rowwise_pearson")))
+        >>> round(float(similarity(x, 2.0 * x, measures.RSA(second="rowwise_pearson"))), 6)
         1.0
     """
 

@@ -1,0 +1,237 @@
+"""Canonical correlation analysis (CCA) and SVCCA: the cosines of the angles between column spaces.
+
+Every model is prepared once into an orthonormal basis of its centred activations (a rank-revealing
+thin SVD, optionally reduced to its top principal directions); a pair is then one product
+Qx^T Qy `[k_x, k_y]` whose singular values are the canonical correlations.
+
+Shapes must be static under `jit`, so a data-dependent number of directions (the numerical rank,
+or SVCCA's 99% of the variance) is not a shape: the basis keeps a fixed width with the discarded
+columns zeroed, and the number kept travels beside it. Zero columns add only zero singular values,
+so the mean divides by min(kept_x, kept_y).
+"""
+
+import dataclasses
+from typing import NamedTuple
+
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, Int
+
+from jaxrsa import _inputs
+from jaxrsa._numerics import HIGHEST, ROUNDING_FACTOR
+from jaxrsa.measures._base import Measure
+
+
+class Principal(NamedTuple):
+    """The kept principal directions of one model's centred activations Xc = U S V^T.
+
+    Columns of `u` (rows of `vt`, entries of `s`) beyond `kept` are zero.
+    """
+
+    u: Float[Array, "n k"]
+    s: Float[Array, " k"]
+    vt: Float[Array, "k d"]
+    kept: Int[Array, ""]
+
+
+class Basis(NamedTuple):
+    """A prepared model for CCA: orthonormal basis `q` of its kept directions, and how many."""
+
+    q: Float[Array, "n k"]
+    kept: Int[Array, ""]
+
+
+def numerical_rank(
+    s: Float[Array, " k"], n: int, d: int, scale: Float[Array, ""]
+) -> Int[Array, ""]:
+    """How many singular values of a centred `[n, d]` matrix are above its rounding noise.
+
+    The tolerance is numpy.linalg.matrix_rank's, s_max * max(n, d) * eps, raised to the error
+    that centring itself leaves (8 eps sqrt(n) max|x|, with `scale` = max|x|): dead units,
+    duplicated or constant features and n <= d all give singular values below it.
+    """
+    eps = jnp.finfo(s.dtype).eps
+    tol = jnp.maximum(s[0] * max(n, d) * eps, ROUNDING_FACTOR * eps * np.sqrt(n) * scale)
+    return jnp.sum(s > tol)
+
+
+def principal(
+    x: Float[Array, "n d"], max_dims: int | None = None, variance: float | None = None
+) -> Principal:
+    """Thin SVD of the centred activations, truncated to the directions that are kept.
+
+    Kept: the numerically nonzero directions (`numerical_rank`), at most `max_dims` of them
+    (a static truncation: `[n, min(n, d, max_dims)]`), and with `variance` only the fewest
+    leading directions whose sum of s^2 reaches that fraction of the total.
+    """
+    n, d = x.shape
+    xc = x - jnp.mean(x, axis=0)
+    u, s, vt = jnp.linalg.svd(xc, full_matrices=False)
+    kept = numerical_rank(s, n, d, jnp.max(jnp.abs(x)))
+    if variance is not None:
+        power = jnp.cumsum(s * s)
+        kept = jnp.minimum(kept, jnp.sum(power < variance * power[-1]) + 1)
+    k = min(n, d) if max_dims is None else min(n, d, max_dims)
+    kept = jnp.minimum(kept, k)
+    live = jnp.arange(k) < kept
+    return Principal(u[:, :k] * live, s[:k] * live, vt[:k] * live[:, None], kept)
+
+
+def defined(kept: Int[Array, ""], n: int) -> Array:
+    """CCA needs at least one direction, and fewer than n - 1 (else every correlation is 1)."""
+    return (kept >= 1) & (kept < n - 1)
+
+
+def undefined_reason(kept: int, n: int, d: int, remedy: str) -> str:
+    """Why the basis of an `[n, d]` model with `kept` directions is unusable for CCA."""
+    if kept == 0:
+        return "every example has the same representation (zero variance across examples)"
+    return (
+        f"n = {n} examples, d = {d} features: its centred activations span all n - 1 = {kept} "
+        "centred directions, so every canonical correlation with any model would be 1 (CCA is "
+        f"undefined when n <= d + 1); reduce each model to k < {n - 1} directions first with "
+        f"{remedy}"
+    )
+
+
+def cross(qx: Float[Array, "n kx"], qy: Float[Array, "n ky"]) -> Float[Array, "kx ky"]:
+    """Qx^T Qy, whose singular values are the canonical correlations (and zeros)."""
+    return jnp.matmul(qx.T, qy, precision=HIGHEST)
+
+
+def check_max_dims(max_dims) -> int | None:
+    """`max_dims` as an int (or None), or an error if it is not a positive integer."""
+    if max_dims is None:
+        return None
+    if isinstance(max_dims, bool) or not isinstance(max_dims, int | np.integer) or max_dims < 1:
+        raise ValueError(f"max_dims must be a positive integer or None, got {max_dims!r}")
+    return int(max_dims)
+
+
+@dataclasses.dataclass(frozen=True)
+class CCA(Measure):
+    """Mean (squared) canonical correlation between two models' centred activations.
+
+    The canonical correlations rho are the singular values of Qx^T Qy, Q an orthonormal basis of
+    the centred activations' column space (from a thin SVD, which reveals the rank). `cca` is the
+    mean of rho over min(r_x, r_y), `cca_r2` (`squared=True`) the mean of rho^2, computed without
+    a decomposition as ||Qx^T Qy||_F^2 / min(r_x, r_y). r is the numerical rank (the width for
+    full-rank activations; see `numerical_rank` for the tolerance), so dead units and duplicated
+    features change nothing. Invariant to invertible linear maps and translations of either side.
+
+    CCA is undefined when the activations span every centred direction (rank n - 1, i.e. n <= d
+    + 1): every canonical correlation is then 1 whatever the other model. That raises an error;
+    `max_dims=k` first reduces each model to its top k principal directions (SVCCA with a fixed
+    number of dimensions), which makes CCA defined for k < n - 1.
+
+    Args:
+        squared: mean of rho^2 instead of rho.
+        max_dims: keep at most this many principal directions of each model (None: all).
+
+    References:
+        H. Hotelling, "Relations between two sets of variates", Biometrika 1936; M. Raghu,
+        J. Gilmer, J. Yosinski and J. Sohl-Dickstein, "SVCCA", NeurIPS 2017.
+
+    Examples:
+        >>> import numpy as np
+        >>> from jaxrsa import measures, similarity
+        >>> x = np.random.default_rng(0).normal(size=(20, 3))
+        >>> a = np.array([[1.0, 2, 0], [0, 1, 0], [3, 0, 1]])  # invertible
+        >>> round(float(similarity(x, x @ a, "cca")), 6)
+        1.0
+    """
+
+    squared: bool = False
+    max_dims: int | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "squared", bool(self.squared))
+        object.__setattr__(self, "max_dims", check_max_dims(self.max_dims))
+
+    def reduction(self) -> tuple[int | None, float | None]:
+        """`(max_dims, variance)`: at most how many directions, and what fraction of variance."""
+        return self.max_dims, None
+
+    @property
+    def min_n(self) -> int:
+        return 3
+
+    @property
+    def degenerate(self) -> str:
+        return "its activations have zero variance or span every centred direction (n <= d + 1)"
+
+    def remedy(self) -> str:
+        return "measures.CCA(max_dims=k) or measures.SVCCA()"
+
+    def explain(self, x: Float[Array, "n d"]) -> str:
+        n, d = x.shape
+        kept = int(principal(x, *self.reduction()).kept)
+        return undefined_reason(kept, n, d, self.remedy())
+
+    def workspace(self, n: int, d: int) -> int:
+        k = min(n, d)
+        return 3 * n * d + 3 * n * k + k * d
+
+    def prepare(self, x: Float[Array, "n d"]) -> Basis:
+        """Orthonormal basis `[n, min(n, d, max_dims)]` of the kept directions, NaN if undefined."""
+        p = principal(x, *self.reduction())
+        ok = defined(p.kept, x.shape[0])
+        return Basis(jnp.where(ok, p.u, jnp.nan), p.kept)
+
+    def pair(self, px: Basis, py: Basis) -> Float[Array, ""]:
+        m = cross(px.q, py.q)
+        if self.squared:
+            total = jnp.sum(m * m)
+        else:
+            total = jnp.sum(jnp.clip(jnp.linalg.svd(m, compute_uv=False), 0.0, 1.0))
+        return jnp.clip(total / jnp.minimum(px.kept, py.kept).astype(m.dtype), 0.0, 1.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class SVCCA(CCA):
+    """CCA after reducing each model to its top principal directions (Raghu et al. 2017).
+
+    Each model's centred activations are reduced to the fewest leading singular directions that
+    hold `variance` of the variance (sum of s^2), or to `max_dims` directions; then `CCA`. The
+    default keeps 99% of the variance. Give one of `variance` and `max_dims`. Invariant to
+    orthogonal maps, isotropic scaling and translation (not to general linear maps, which change
+    the principal directions).
+
+    Args:
+        variance: fraction of the variance to keep, in (0, 1] (default 0.99).
+        max_dims: keep this many directions instead (fewer if the rank is lower).
+        squared: mean of rho^2 instead of rho.
+
+    References:
+        M. Raghu, J. Gilmer, J. Yosinski and J. Sohl-Dickstein, "SVCCA: Singular Vector
+        Canonical Correlation Analysis for Deep Learning Dynamics and Interpretability",
+        NeurIPS 2017.
+
+    Examples:
+        >>> import numpy as np
+        >>> from jaxrsa import measures, similarity
+        >>> x = np.random.default_rng(0).normal(size=(30, 5))
+        >>> round(float(similarity(x, 2 * x[:, ::-1], measures.SVCCA(max_dims=3))), 6)
+        1.0
+    """
+
+    variance: float | None = None
+
+    def __post_init__(self):
+        super().__post_init__()
+        variance = self.variance
+        if variance is not None and self.max_dims is not None:
+            raise ValueError("give SVCCA either variance or max_dims, not both")
+        if variance is None and self.max_dims is None:
+            variance = 0.99
+        if variance is not None:
+            variance = _inputs.positive("variance", variance)
+            if variance > 1.0:
+                raise ValueError(f"variance must be a fraction in (0, 1], got {variance}")
+        object.__setattr__(self, "variance", variance)
+
+    def reduction(self) -> tuple[int | None, float | None]:
+        return self.max_dims, self.variance
+
+    def remedy(self) -> str:
+        return "measures.SVCCA(max_dims=k) or a smaller measures.SVCCA(variance=...)"

@@ -1,0 +1,76 @@
+"""Mutual k-nearest-neighbour alignment (Huh et al. 2024)."""
+
+import dataclasses
+
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+from jaxtyping import Array, Float
+
+from jaxrsa._first_order import ROW_CONDITION, first_undefined_example, rsm_kernel
+from jaxrsa.measures._base import Measure
+
+
+@dataclasses.dataclass(frozen=True)
+class MutualKNN(Measure):
+    """Mean over examples of |kNN_X(i) ∩ kNN_Y(i)| / k (Huh et al. 2024).
+
+    kNN_X(i) are the k examples whose representations in X have the largest cosine similarity to
+    example i's, i itself excluded. Among equal similarities the lower example index comes first
+    (`lax.top_k`'s order), so ties are broken the same way in every run. Invariant to orthogonal
+    maps and to rescaling each example (not to translation: cosine neighbours are not centred).
+    Needs k < n; examples with zero norm make it undefined (an error).
+
+    Prepared: each example's k neighbours `[n, k]`, as indices stored in the activations' float
+    dtype (exact below 2^24 examples; a float lets NaN mark an undefined model), so a pair costs
+    n k^2 comparisons and memory stays O(n k) per model.
+
+    Args:
+        k: number of neighbours (default 10).
+
+    References:
+        M. Huh, B. Cheung, T. Wang and P. Isola, "The Platonic Representation Hypothesis",
+        ICML 2024.
+
+    Examples:
+        >>> import numpy as np
+        >>> from jaxrsa import measures, similarity
+        >>> x = np.random.default_rng(0).normal(size=(30, 4))
+        >>> float(similarity(x, 3 * x[:, ::-1], measures.MutualKNN(k=5)))
+        1.0
+    """
+
+    k: int = 10
+
+    def __post_init__(self):
+        if isinstance(self.k, bool) or not isinstance(self.k, int | np.integer) or self.k < 1:
+            raise ValueError(f"k must be a positive integer, got {self.k!r}")
+        object.__setattr__(self, "k", int(self.k))
+
+    @property
+    def min_n(self) -> int:
+        return self.k + 1
+
+    @property
+    def degenerate(self) -> str:
+        return f"an example {ROW_CONDITION['cosine']}"
+
+    def explain(self, x: Float[Array, "n d"]) -> str:
+        bad = first_undefined_example(x, "cosine")
+        return self.degenerate if bad is None else f"example {bad[0]} {ROW_CONDITION['cosine']}"
+
+    def workspace(self, n: int, d: int) -> int:
+        return 3 * n * n + 2 * n * d
+
+    def prepare(self, x: Float[Array, "n d"]) -> Float[Array, "n k"]:
+        """Indices of each example's k nearest neighbours `[n, k]` (as floats), NaN if undefined."""
+        n = x.shape[0]
+        s = rsm_kernel(x, "cosine")
+        undefined = jnp.isnan(s).any()
+        s = s.at[jnp.diag_indices(n)].set(-jnp.inf)
+        _, idx = lax.top_k(s, self.k)
+        return jnp.where(undefined, jnp.nan, idx.astype(x.dtype))
+
+    def pair(self, px: Float[Array, "n k"], py: Float[Array, "n k"]) -> Float[Array, ""]:
+        shared = jnp.sum(px[:, :, None] == py[:, None, :], dtype=jnp.int32)  # exact count
+        return shared.astype(px.dtype) / (px.shape[0] * self.k)
