@@ -78,7 +78,7 @@ def _mesh(devices) -> Mesh | None:
 def _prepare_rows(measure: measures.Measure, xs: Float[Array, "k n d"]):
     """Prepared models `[k, ...]`, whether each input is finite, whether each preparation is."""
     finite = jnp.isfinite(xs).all(axis=(1, 2))
-    prepared = jax.vmap(measure.prepare)(xs)
+    prepared = measure.prepare_many(xs)
     ok = jax.tree.reduce(
         jnp.logical_and,
         jax.tree.map(lambda a: jnp.isfinite(a).reshape(a.shape[0], -1).all(axis=1), prepared),
@@ -242,33 +242,50 @@ def _plan(measure, sides, dtype, block_size, budget, devices=None, precision="fl
     chunk = {s: min(k, max(1, (budget - 3 * f) // work)) for s, k in chunk.items()}
     # prepared models that fit beside the largest chunk (each shape's chunk times its workspace)
     fit = (budget - max(k * measure.workspace(*s) * itemsize for s, k in chunk.items())) // f
-    largest = max(len(side.shapes) for side in sides)
+    groups = []  # (side, models with one prepared signature, in input-shape order)
+    for side_id, side in enumerate(sides):
+        by_signature = collections.defaultdict(list)
+        for i, shape in enumerate(side.shapes):
+            by_signature[signature[shape]].append(i)
+        for members in by_signature.values():
+            members.sort(key=lambda i: side.shapes[i])  # stable: equal shapes stay in order
+            groups.append((side_id, members))
+    largest = max(len(members) for _, members in groups)
+
+    def capacity(b: int) -> int:  # blocks held at once
+        return fit // _round_up(b, ndev)
+
+    def n_blocks(b: int) -> int:
+        return sum(-(-len(members) // b) for _, members in groups)
+
     if block_size is None:
-        # Four or more blocks per side (the symmetric case skips the lower ones) but not so big
-        # that fewer than ~8 fit when streaming; at least 64 models where possible (GEMM rate).
-        block_size = max(1, min(largest, max(64, -(-largest // 4)), max(1, fit // 8)))
+        # Block products run far below the matmul rate when blocks are small (here: 35 GFLOP/s
+        # at 64 models, 98 at 128, 137 at 256 with a 187 GFLOP/s machine): one block per
+        # group when every block fits, else blocks of up to 256 with ~6 held at once.
+        block_size = largest
+        if capacity(largest) < n_blocks(largest):
+            block_size = max(1, min(256, largest, fit // 6))
     block_size = min(_inputs.positive_int("block_size", block_size), largest)
-    count = collections.Counter(shape for side in sides for shape in side.shapes)
-    # no chunk longer than the models of its shape: padding to it would prepare copies
-    chunk = {s: _round_up(min(k, block_size, count[s]), ndev) for s, k in chunk.items()}
-    capacity = fit // _round_up(block_size, ndev) - 1  # held blocks; one more being assembled
-    if capacity < 2:
+    if capacity(block_size) < min(2, n_blocks(block_size)):
         raise ValueError(
-            f"memory_budget={budget} bytes holds fewer than three blocks of {block_size} prepared "
+            f"memory_budget={budget} bytes holds fewer than two blocks of {block_size} prepared "
             f"models ({block_size * f} bytes each); lower block_size or raise the budget"
         )
+    count = collections.Counter(shape for side in sides for shape in side.shapes)
+    # Chunks divide a block evenly and are no longer than the models of their shape (padding
+    # would prepare copies), in a multiple of the device count.
+    for s, k in chunk.items():
+        run = min(block_size, count[s])  # the longest run of this shape in a block
+        pieces = -(-run // min(k, run))
+        chunk[s] = _round_up(-(-run // pieces), ndev)
     blocks = []
-    for side_id, side in enumerate(sides):
-        groups = collections.defaultdict(list)
-        for i, shape in enumerate(side.shapes):
-            groups[signature[shape]].append(i)
-        for members in groups.values():
-            members.sort(key=lambda i: side.shapes[i])  # stable: equal shapes stay in order
-            for start in range(0, len(members), block_size):
-                idx = np.asarray(members[start : start + block_size])
-                chunks = tuple(_pad(c, ndev) for c in _chunks(idx, side.shapes, chunk))
-                blocks.append(_Block(side_id, np.concatenate(chunks), chunks))
-    return _Plan(tuple(blocks), chunk, int(capacity), mesh, precision)
+    for side_id, members in groups:
+        shapes_of = sides[side_id].shapes
+        for start in range(0, len(members), block_size):
+            idx = np.asarray(members[start : start + block_size])
+            chunks = tuple(_pad(c, ndev) for c in _chunks(idx, shapes_of, chunk))
+            blocks.append(_Block(side_id, np.concatenate(chunks), chunks))
+    return _Plan(tuple(blocks), chunk, int(capacity(block_size)), mesh, precision)
 
 
 def _round_up(k: int, multiple: int) -> int:
@@ -310,8 +327,14 @@ def _head(k: int, a: jax.Array) -> jax.Array:
     return a[:k]
 
 
+@functools.partial(jax.jit, donate_argnums=0)
+def _write_rows(block, rows, start):
+    """`block` with `rows` written from row `start`, in place (the block's buffer is reused)."""
+    return jax.tree.map(lambda b, r: lax.dynamic_update_slice_in_dim(b, r, start, 0), block, rows)
+
+
 def _prepare_block(measure, block: _Block, side: _Side, plan: _Plan, dtype):
-    parts = []
+    out, start = None, 0
     for idx in block.chunks:
         k = plan.chunk_size[side.shapes[idx[0]]]  # one compilation per shape: pad to k
         xs = _gather(side.reps.arrays, _pad(idx, 1, k), dtype, plan.mesh)
@@ -322,11 +345,21 @@ def _prepare_block(measure, block: _Block, side: _Side, plan: _Plan, dtype):
             x = _inputs.as_float(side.reps.arrays[i], side.reps.labels[i]).astype(dtype)
             _inputs.check_finite(x, side.reps.labels[i])
             raise ValueError(f"{side.reps.labels[i]}: {measure} is undefined: {measure.explain(x)}")
-        parts.append(jax.tree.map(functools.partial(_head, len(idx)), prepared))
-    block = parts[0] if len(parts) == 1 else jax.tree.map(lambda *a: jnp.concatenate(a), *parts)
-    if isinstance(measure, measures.GramMeasure):
-        block = _gram_layout(block, plan.mesh, plan.precision)
-    return block
+        rows = jax.tree.map(functools.partial(_head, len(idx)), prepared)
+        if len(block.chunks) == 1:
+            out = rows
+            break
+        if out is None:  # the whole block at once, filled chunk by chunk without a copy
+            out = jax.tree.map(
+                lambda r: jnp.zeros((len(block.indices), *r.shape[1:]), r.dtype, device=r.sharding),
+                rows,
+            )
+        out = _write_rows(out, rows, start)
+        start += len(idx)
+    relayout = plan.mesh is not None or PRECISIONS[plan.precision][0] is not None
+    if relayout and isinstance(measure, measures.GramMeasure):
+        out = _gram_layout(out, plan.mesh, plan.precision)
+    return out
 
 
 def _schedule(plan: _Plan, symmetric: bool) -> list[tuple[int, int, tuple[int, ...]]]:
@@ -338,7 +371,9 @@ def _schedule(plan: _Plan, symmetric: bool) -> list[tuple[int, int, tuple[int, .
     """
     rows = [b for b, blk in enumerate(plan.blocks) if blk.side == 0]
     cols = [b for b, blk in enumerate(plan.blocks) if blk.side == 1] or rows  # rows x rows
-    width = max(1, plan.capacity - 1)
+    streamed = cols if cols is not rows else []
+    fits = plan.capacity >= len(rows) + len(streamed)  # all held: nothing is prepared twice
+    width = len(rows) if fits else max(1, plan.capacity - 1)
     steps = []
     for p0 in range(0, len(rows), width):
         held = tuple(rows[p0 : p0 + width])

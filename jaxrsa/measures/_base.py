@@ -51,6 +51,15 @@ class Measure:
         """Per-model work, e.g. a normalized feature vector or an orthonormal basis."""
         raise NotImplementedError
 
+    def prepare_many(self, xs: Float[Array, "k n d"]) -> PyTree:
+        """`prepare` of k models of one shape, stacked along a leading axis.
+
+        One model after another (`lax.map`): XLA:CPU ran the per-model products here about a
+        third faster than the same work vmapped into batched products. Override to batch a
+        step that gains from it.
+        """
+        return lax.map(self.prepare, xs)
+
     def pair(self, px: PyTree, py: PyTree) -> Float[Array, ""]:
         """The similarity of two prepared models."""
         raise NotImplementedError

@@ -2,7 +2,9 @@
 
 import dataclasses
 
+import jax
 import jax.numpy as jnp
+from jax import lax
 from jaxtyping import Array, Float
 
 from jaxrsa import _inputs
@@ -90,12 +92,22 @@ class RSA(GramMeasure):
 
     def prepare(self, x: Float[Array, "n d"]) -> Float[Array, " p"]:
         """Unit feature vector: `[n * n]` (row-wise) or `[n (n - 1) / 2]` (triangle)."""
-        n = x.shape[0]
         if self.second in ROWWISE:
             s = rsm_kernel(x, self.first, self.threshold)
             rows = unit(s) if self.second == "rowwise_cosine" else centre_unit(s)
-            return rows.reshape(-1) / jnp.sqrt(jnp.asarray(n, x.dtype))
-        v = tri(rdm_kernel(x, self.first))
+            return rows.reshape(-1) / jnp.sqrt(jnp.asarray(x.shape[0], x.dtype))
+        return self._finish_triangle(self._triangle(x))
+
+    def prepare_many(self, xs: Float[Array, "k n d"]) -> Float[Array, "k p"]:
+        """Spearman ranks every model's triangle in one batch (the ranking uses all cores)."""
+        if self.second != "spearman":
+            return super().prepare_many(xs)
+        return jax.vmap(self._finish_triangle)(lax.map(self._triangle, xs))
+
+    def _triangle(self, x: Float[Array, "n d"]) -> Float[Array, " p"]:
+        return tri(rdm_kernel(x, self.first))
+
+    def _finish_triangle(self, v: Float[Array, " p"]) -> Float[Array, " p"]:
         if self.second == "spearman":
             v = rankdata(v)
         return unit(v) if self.second == "cosine" else centre_unit(v)
