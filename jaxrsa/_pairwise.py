@@ -105,7 +105,7 @@ def _to_host(x: jax.Array) -> np.ndarray:
 def _put(xs: np.ndarray, mesh: Mesh | None) -> jax.Array:
     """Host data (the same on every process) as a global array split along models."""
     if mesh is None:
-        return jnp.asarray(xs)
+        return jax.device_put(xs)
     sharding = NamedSharding(mesh, P(AXIS))
     return jax.make_array_from_callback(xs.shape, sharding, lambda index: xs[index])
 
@@ -318,8 +318,9 @@ def _gather(arrays, idx: np.ndarray, dtype, mesh: Mesh | None) -> jax.Array:
         xs = arrays[idx[0] : idx[0] + len(idx)] if contiguous else arrays[idx]
     else:
         xs = [arrays[i] for i in idx]
-    if mesh is None:
-        return jnp.asarray(xs if hasattr(xs, "shape") else jnp.stack(xs), dtype)
+    if isinstance(xs, jax.Array) or (isinstance(xs, list) and isinstance(xs[0], jax.Array)):
+        xs = jnp.stack(xs) if isinstance(xs, list) else xs  # already on a device: stay there
+        return jnp.asarray(xs, dtype) if mesh is None else _put(np.asarray(xs, dtype), mesh)
     return _put(np.asarray(xs, dtype), mesh)
 
 

@@ -36,20 +36,19 @@ def rankdata_xla(v: Float[Array, " p"]) -> Float[Array, " p"]:
 def _order_keys(v: np.ndarray) -> np.ndarray:
     """Unsigned integers whose order is the float order of `v` (-0.0 just before +0.0)."""
     bits = v.view(np.uint64 if v.dtype == np.float64 else np.uint32)
-    sign = np.array(1, bits.dtype) << np.array(8 * bits.itemsize - 1, bits.dtype)
-    return np.where(bits & sign, ~bits, bits | sign)
+    top = np.array(8 * bits.itemsize - 1, bits.dtype)
+    sign = np.array(1, bits.dtype) << top
+    # negative: flip every bit; positive: flip the sign bit
+    return bits ^ (((bits >> top) * (sign - np.array(1, bits.dtype))) | sign)
 
 
 def _radix_argsort(v: np.ndarray) -> np.ndarray:
     """Stable argsort by LSD radix over 16-bit digits (NumPy radix-sorts 16-bit keys)."""
     keys = _order_keys(v)
-    order = None
-    for shift in range(0, 8 * keys.itemsize, 16):
+    order = np.argsort(keys.astype(np.uint16), kind="stable")
+    for shift in range(16, 8 * keys.itemsize, 16):
         digit = (keys >> np.array(shift, keys.dtype)).astype(np.uint16)
-        if order is None:
-            order = np.argsort(digit, kind="stable")
-        else:
-            order = order[np.argsort(digit[order], kind="stable")]
+        order = order[np.argsort(digit[order], kind="stable")]
     return order
 
 
@@ -57,16 +56,19 @@ def _rank_row(v: np.ndarray) -> np.ndarray:
     p = v.shape[0]
     order = _radix_argsort(v)
     s = v[order]
-    ranks = np.empty(p, v.dtype)
-    boundary = s[1:] != s[:-1]
-    if boundary.all():
-        ranks[order] = np.arange(1, p + 1, dtype=v.dtype)
-        return ranks
-    idx = np.arange(p)
-    first = np.maximum.accumulate(np.where(np.concatenate([[True], boundary]), idx, 0))
-    last = np.minimum.accumulate(np.where(np.concatenate([boundary, [True]]), idx, p - 1)[::-1])
-    ranks[order] = 0.5 * (first + last[::-1]) + 1.0
-    return ranks
+    ranks = np.arange(1, p + 1, dtype=v.dtype)  # rank of each sorted position, before ties
+    tied = np.flatnonzero(s[1:] == s[:-1])  # positions i with s[i] == s[i + 1]: usually few
+    if len(tied):
+        new = np.concatenate([[True], np.diff(tied) > 1])
+        first, last = tied[new], tied[np.append(new[1:], True)] + 1  # a group spans first..last
+        members = np.zeros(p, bool)
+        members[tied] = members[tied + 1] = True
+        where = np.flatnonzero(members)
+        group = np.searchsorted(first, where, side="right") - 1
+        ranks[where] = (0.5 * (first + last) + 1.0)[group]
+    out = np.empty_like(ranks)
+    out[order] = ranks
+    return out
 
 
 @functools.cache

@@ -75,6 +75,21 @@ def test_rank_paths_agree(rng):
                 np.testing.assert_array_equal(np.asarray(jax.jit(f)(jnp.asarray(w))), expected)
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.integers(-3, 3), min_size=1, max_size=60),
+    st.sampled_from([np.float32, np.float64]),
+    st.floats(0.01, 10.0),
+)
+def test_host_ranks_equal_scipy_with_many_ties(values, dtype, scale):
+    from scipy.stats import rankdata as scipy_rankdata
+
+    from jaxrsa._rank import _rank_rows_host
+
+    v = (np.array(values, np.float64) * scale).astype(dtype)
+    np.testing.assert_array_equal(_rank_rows_host(v[None])[0], scipy_rankdata(v))
+
+
 @pytest.mark.parametrize("name", ["rsa_pearson", "cka", "cka_debiased", "rsa_rowwise_pearson"])
 def test_options_objects_equal_names(rng, name):
     x, y = pair(rng)

@@ -13,10 +13,11 @@ from jaxrsa._first_order import (
     METRICS,
     ROW_CONDITION,
     first_undefined_example,
+    normalized_rows,
     rdm_kernel,
     rsm_kernel,
 )
-from jaxrsa._numerics import centre_unit, tri, unit
+from jaxrsa._numerics import centre_unit, gram, tri, unit
 from jaxrsa._rank import rankdata
 from jaxrsa.measures._base import GramMeasure
 
@@ -105,6 +106,14 @@ class RSA(GramMeasure):
         return jax.vmap(self._finish_triangle)(lax.map(self._triangle, xs))
 
     def _triangle(self, x: Float[Array, "n d"]) -> Float[Array, " p"]:
+        """tri(rdm(x, first)), or a vector the comparison cannot tell from it.
+
+        Pearson r and Spearman rho are unchanged when both vectors go through the same
+        decreasing affine map, so for "correlation" and "cosine" distances (1 - S) they take
+        tri(S) itself: two fewer passes over the n x n matrix.
+        """
+        if self.second in ("pearson", "spearman") and self.first in ROW_CONDITION:
+            return tri(gram(normalized_rows(x, self.first)))
         return tri(rdm_kernel(x, self.first))
 
     def _finish_triangle(self, v: Float[Array, " p"]) -> Float[Array, " p"]:
