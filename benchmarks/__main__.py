@@ -1,7 +1,7 @@
 """The benchmark suite: every benchmark, one results file and one markdown table per machine.
 
-    python -m benchmarks [--quick] [--only rsa alignment mds training demo scaling devices huge]
-                         [--device cpu|gpu] [--name NAME]
+    python -m benchmarks [--quick] [--device cpu|gpu] [--name NAME]
+                         [--only rsa alignment mds training demo scaling devices precision huge]
 
 Each benchmark runs in its own process (`python -m benchmarks.<name>`) and prints JSON lines;
 the suite collects them into `benchmarks/results/<name>.json` and `benchmarks/results/<name>.md`
@@ -28,15 +28,16 @@ SUITE = {
     "mds": ("bench_mds", [], ["--sizes", "500", "--dtypes", "float32"]),
     "training": ("bench_training", [], ["--family", "mlp", "--epochs", "2"]),
     "demo": ("bench_demo", [], ["--mlps", "2", "--cnns", "2", "--epochs", "1"]),
-    "scaling": ("bench_scaling", ["--repeats", "2"], ["--ms", "64", "256"]),
+    "scaling": ("bench_scaling", ["--budget", str(4 * 2**30)], ["--ms", "64", "256"]),
     "devices": (
         "bench_scaling",
         ["--devices", "4", "--ms", "1024", "--repeats", "2"],
         ["--devices", "4", "--ms", "256"],
     ),
+    "precision": ("bench_precision", [], ["--models", "4", "--samples", "200"]),
     "huge": ("bench_scaling", ["--huge"], ["--huge"]),
 }
-DEFAULT = ["rsa", "alignment", "mds", "training", "demo", "scaling", "devices"]
+DEFAULT = ["rsa", "alignment", "mds", "training", "demo", "scaling", "devices", "precision"]
 
 
 def machine_name(device: str) -> str:
@@ -126,6 +127,12 @@ def table(records: list[dict]) -> str:
             stages = ", ".join(f"{k} {v:.0f} s" for k, v in r["seconds"].items())
             rows.append(
                 f"| demo ({stages}) | {r['models']} models | {_fmt(r['total_s'])} | | | | |"
+            )
+        elif bench == "precision":
+            rows.append(
+                f"| {r['measure']} in {r['precision']}: max abs error vs float64 "
+                f"{r['max_abs_error']:.1e} | {r['models']} MNIST models, n={r['n']} "
+                "| | | | | |"
             )
         elif "strategy" in r and r.get("strategy") == "vmap":
             rows.append(

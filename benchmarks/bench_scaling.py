@@ -56,8 +56,8 @@ def run_case(m: int, n: int, d: int, measure: str, budget: int | None, repeats: 
     import jaxrsa
 
     reps = SyntheticModels(m, n, d)
-    small = SyntheticModels(min(m, 8), n, d)
-    jaxrsa.similarity_matrix(small, measure=measure).block_until_ready()  # compile
+    small = SyntheticModels(min(m, 64), n, d)  # compiles the chunk sizes the full run uses
+    jaxrsa.similarity_matrix(small, measure=measure, memory_budget=budget).block_until_ready()
     best, result = float("inf"), None
     for _ in range(repeats):
         start = time.perf_counter()

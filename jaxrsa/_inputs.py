@@ -57,49 +57,48 @@ def as_float(x: ArrayLike, label: str) -> jax.Array:
 
 
 def check_finite(x: jax.Array, label: str) -> None:
-    """Raise naming the first non-finite entry of `x` (one model's `[n, d]`)."""
+    """Raise naming the first non-finite entry of `x` (`[n, d]`, or `[m, n, d]` models)."""
     if concrete(x) and not bool(jnp.isfinite(x).all()):
-        where = np.argwhere(~np.isfinite(np.asarray(x)))[0]
+        where = [int(i) for i in np.argwhere(~np.isfinite(np.asarray(x)))[0]]
+        if len(where) == 3:
+            label, where = f"model {where[0]}", where[1:]
         raise ValueError(
             f"{label}: activations contain a non-finite value (NaN or inf) at example {where[0]}"
             + (f", feature {where[1]}" if len(where) > 1 else "")
         )
 
 
-def check_model(x: jax.Array, label: str, *, min_n: int = 2, n: int | None = None) -> None:
-    """Shape and value checks for one model's activations `[n, d]`."""
-    if x.ndim != 2:
+def check_shape(
+    label: str, shape: tuple, *, min_n: int = 2, n: int | None = None, like: str = "", needs=""
+) -> None:
+    """Raise unless `shape` is one model's `[n, d]`: d >= 1, at least `min_n` examples, and
+    `n` examples when given (those of the model named `like`)."""
+    if len(shape) != 2:
         raise ValueError(
             f"{label}: expected activations of shape [n, d] (examples x features), "
-            f"got shape {tuple(x.shape)}"
+            f"got shape {tuple(shape)}"
         )
-    if n is not None and x.shape[0] != n:
+    if n is not None and shape[0] != n:
         raise ValueError(
-            f"{label}: has {x.shape[0]} examples but the other models have {n}; every model must "
-            "see the same n examples in the same order"
+            f"{label}: has {shape[0]} examples but {like} has {n}; every model must see the "
+            "same examples in the same order"
         )
-    if x.shape[0] < min_n:
-        raise ValueError(f"{label}: needs at least {min_n} examples, got {x.shape[0]}")
-    if x.shape[1] < 1:
-        raise ValueError(f"{label}: has no features (shape {tuple(x.shape)})")
-    check_finite(x, label)
+    if shape[0] < min_n:
+        raise ValueError(f"{label}: {needs or 'needs'} at least {min_n} examples, got {shape[0]}")
+    if shape[1] < 1:
+        raise ValueError(f"{label}: has no features (shape {tuple(shape)})")
 
 
 def as_models_array(x: ArrayLike, *, min_n: int = 2) -> jax.Array:
     """Validate `[n, d]` or `[m, n, d]` activations; return a float array."""
     x = as_float(x, "x")
-    if x.ndim == 3:
-        if x.shape[0] < 1:
-            raise ValueError("x: a batch of models [m, n, d] needs m >= 1")
-        for i in range(x.shape[0]):
-            check_model(x[i], f"model {i}", min_n=min_n)
-    elif x.ndim == 2:
-        check_model(x, "x", min_n=min_n)
-    else:
+    if x.ndim not in (2, 3) or x.shape[0] < 1:
         raise ValueError(
             f"x: expected [n, d] (one model) or [m, n, d] (a batch of models), got shape "
             f"{tuple(x.shape)}"
         )
+    check_shape("x", x.shape[-2:], min_n=min_n)
+    check_finite(x, "x")
     return x
 
 

@@ -86,13 +86,28 @@ def _prepare_rows(measure: measures.Measure, xs: Float[Array, "k n d"]):
     return prepared, finite, ok
 
 
-@functools.partial(jax.jit, static_argnames=("measure", "mesh"))
-def _prepare_chunk(measure: measures.Measure, xs: Float[Array, "k n d"], mesh: Mesh | None = None):
-    """`_prepare_rows`, each device preparing its rows when there is a mesh."""
+@functools.partial(jax.jit, static_argnames=("measure", "mesh", "precision"))
+def _prepare_chunk(
+    measure: measures.Measure,
+    xs: Float[Array, "k n d"],
+    mesh: Mesh | None = None,
+    precision: str = "float32",
+):
+    """`_prepare_rows`, each device preparing its rows when there is a mesh; Gram-type vectors
+    come out in the layout of the products (`_gram_layout`)."""
     fn = functools.partial(_prepare_rows, measure)
     if mesh is not None:  # host callbacks (ranking) run per device on its own rows
         fn = jax.shard_map(fn, mesh=mesh, in_specs=P(AXIS), out_specs=P(AXIS), check_vma=False)
-    return fn(xs)
+    prepared, finite, ok = fn(xs)
+    if _relayout(measure, mesh, precision):
+        prepared = _gram_layout(prepared, mesh, precision)
+    return prepared, finite, ok
+
+
+def _relayout(measure: measures.Measure, mesh: Mesh | None, precision: str) -> bool:
+    """Whether prepared vectors change layout for the products (dtype, or split by features)."""
+    gram = isinstance(measure, measures.GramMeasure)
+    return gram and (mesh is not None or PRECISIONS[precision][0] is not None)
 
 
 def _to_host(x: jax.Array) -> np.ndarray:
@@ -174,24 +189,17 @@ def _side(reps: _inputs.Reps, measure: measures.Measure, like: _Side | None = No
             shapes.append(tuple(a.shape))
             dtypes.append(np.dtype(a.dtype))
         shapes, dtypes = tuple(shapes), tuple(dtypes)
+    first = like or _Side(reps, shapes, dtypes)  # the model whose n every other must have
+    n = first.shapes[0][0] if first.shapes[0] else None
     for label, shape in zip(reps.labels, shapes, strict=True):
-        if len(shape) != 2:
-            raise ValueError(
-                f"{label}: expected activations of shape [n, d] (examples x features), "
-                f"got shape {shape}"
-            )
-    first = like or _Side(reps, shapes, dtypes)
-    n, first_label = first.shapes[0][0], first.reps.labels[0]
-    for label, shape in zip(reps.labels, shapes, strict=True):
-        if shape[0] != n:
-            raise ValueError(
-                f"{label}: has {shape[0]} examples but {first_label} has {n}; every model must "
-                "see the same examples in the same order"
-            )
-        if shape[0] < measure.min_n:
-            raise ValueError(f"{label}: {measure} needs at least {measure.min_n} examples, got {n}")
-        if shape[1] < 1:
-            raise ValueError(f"{label}: has no features (shape {shape})")
+        _inputs.check_shape(
+            label,
+            shape,
+            min_n=measure.min_n,
+            n=n,
+            like=first.reps.labels[0],
+            needs=f"{measure} needs",
+        )
     for label, dtype in zip(reps.labels, dtypes, strict=True):
         if dtype.kind not in "biuf":
             raise TypeError(f"{label}: activations must be real numbers, got dtype {dtype}")
@@ -335,11 +343,15 @@ def _write_rows(block, rows, start):
 
 
 def _prepare_block(measure, block: _Block, side: _Side, plan: _Plan, dtype):
-    out, start = None, 0
+    """One block of prepared models, in the layout the products use."""
+    # Row-split blocks (other measures, several devices) are concatenated; every other block is
+    # filled in place, chunk by chunk (a feature-split block takes rows without communication).
+    concatenate = plan.mesh is not None and not isinstance(measure, measures.GramMeasure)
+    out, parts, start = None, [], 0
     for idx in block.chunks:
         k = plan.chunk_size[side.shapes[idx[0]]]  # one compilation per shape: pad to k
         xs = _gather(side.reps.arrays, _pad(idx, 1, k), dtype, plan.mesh)
-        prepared, finite, ok = _prepare_chunk(measure, xs, plan.mesh)
+        prepared, finite, ok = _prepare_chunk(measure, xs, plan.mesh, plan.precision)
         finite, ok = _to_host(finite)[: len(idx)], _to_host(ok)[: len(idx)]
         if not finite.all() or not ok.all():
             i = int(idx[np.argmin(finite & ok)])
@@ -348,19 +360,18 @@ def _prepare_block(measure, block: _Block, side: _Side, plan: _Plan, dtype):
             raise ValueError(f"{side.reps.labels[i]}: {measure} is undefined: {measure.explain(x)}")
         rows = jax.tree.map(functools.partial(_head, len(idx)), prepared)
         if len(block.chunks) == 1:
-            out = rows
-            break
-        if out is None:  # the whole block at once, filled chunk by chunk without a copy
+            return rows
+        if concatenate:
+            parts.append(rows)
+            continue
+        if out is None:
             out = jax.tree.map(
                 lambda r: jnp.zeros((len(block.indices), *r.shape[1:]), r.dtype, device=r.sharding),
                 rows,
             )
         out = _write_rows(out, rows, start)
         start += len(idx)
-    relayout = plan.mesh is not None or PRECISIONS[plan.precision][0] is not None
-    if relayout and isinstance(measure, measures.GramMeasure):
-        out = _gram_layout(out, plan.mesh, plan.precision)
-    return out
+    return jax.tree.map(lambda *a: jnp.concatenate(a), *parts) if concatenate else out
 
 
 def _schedule(plan: _Plan, symmetric: bool) -> list[tuple[int, int, tuple[int, ...]]]:

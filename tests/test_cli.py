@@ -126,6 +126,7 @@ def test_bad_option_values_are_usage_errors():
     assert out.returncode == 2 and "invalid choice" in out.stderr
 
 
+@pytest.mark.slow
 def test_demo_end_to_end_tiny(tmp_path):
     """The whole pipeline on real embedded MNIST, tiny: every file, and families separate."""
     out = tmp_path / "demo"

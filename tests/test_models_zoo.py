@@ -314,6 +314,7 @@ def _run_script(ckpt_dir, pause, cache_dir, log):
         )
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path, data):
     ckpt_dir, cache_dir, log = tmp_path / "ckpt", tmp_path / "cache", tmp_path / "log"
     proc = _run_script(ckpt_dir, 60, cache_dir, log)
