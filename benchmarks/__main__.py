@@ -1,6 +1,6 @@
 """The benchmark suite: every benchmark, one results file and one markdown table per machine.
 
-    python -m benchmarks [--quick] [--device cpu|gpu] [--name NAME]
+    python -m benchmarks [--quick] [--device cpu|gpu] [--name NAME] [--merge]
                          [--only rsa alignment mds training demo scaling devices precision huge]
 
 Each benchmark runs in its own process (`python -m benchmarks.<name>`) and prints JSON lines;
@@ -150,6 +150,9 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="small sizes (a smoke test)")
     p.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
     p.add_argument("--name", default=None, help="results file name (default: from the machine)")
+    p.add_argument(
+        "--merge", action="store_true", help="keep the other benchmarks' lines of the results file"
+    )
     args = p.parse_args(argv)
     if args.device == "gpu":
         import jax
@@ -159,6 +162,9 @@ def main(argv=None):
     name = args.name or machine_name(args.device) + ("-quick" if args.quick else "")
     records = [r for bench in args.only for r in run(bench, args.quick, args.device)]
     RESULTS.mkdir(exist_ok=True)
+    if args.merge and (RESULTS / f"{name}.json").exists():
+        old = json.loads((RESULTS / f"{name}.json").read_text())
+        records = [r for r in old if r.get("suite") not in args.only] + records
     (RESULTS / f"{name}.json").write_text(json.dumps(records, indent=1) + "\n")
     (RESULTS / f"{name}.md").write_text(table(records))
     print(table(records))
