@@ -1,6 +1,6 @@
 """The demo's wall time per stage (data, training, activations, similarity, MDS, figures).
 
-    python -m benchmarks.bench_demo [--mlps 4 --cnns 4 --epochs 4 --samples 500]
+    python -m benchmarks.bench_demo [--mlps 8 --cnns 8 --epochs 5 --samples 500]
 
 Runs `jaxrsa demo` exactly as a user does (a fresh process, default configuration unless told
 otherwise, a new output folder so nothing is resumed) and reports its stage times.
@@ -15,12 +15,13 @@ import time
 from pathlib import Path
 
 from benchmarks._common import emit, machine
+from jaxrsa._demo import DemoConfig
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for option, default in [("mlps", 4), ("cnns", 4), ("epochs", 4), ("samples", 500)]:
-        p.add_argument(f"--{option}", type=int, default=default)
+    for option in ("mlps", "cnns", "epochs", "samples"):
+        p.add_argument(f"--{option}", type=int, default=getattr(DemoConfig, option))
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         cmd = [sys.executable, "-m", "jaxrsa.cli", "demo", "--out", folder]

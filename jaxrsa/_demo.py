@@ -27,9 +27,9 @@ class DemoConfig:
 
     out: str = "jaxrsa-demo"
     data: str = "embedded"
-    mlps: int = 4
-    cnns: int = 4
-    epochs: int = 4
+    mlps: int = 8
+    cnns: int = 8
+    epochs: int = 5
     samples: int = 500
     measure: str = "rsa"
     seed: int = 0

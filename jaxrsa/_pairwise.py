@@ -1,6 +1,6 @@
 """All pairs: the similarity of two models, and the m x m (or m x m_b) matrix, in blocks.
 
-Every model is prepared once (`Measure.prepare`, vmapped over chunks of models of one shape);
+Every model is prepared once (`Measure.prepare_many` over chunks of models of one shape);
 prepared models are grouped into blocks and each pair of blocks is one `Measure.block` call, a
 single matrix product for Gram-type measures. Blocks are cached up to a memory budget and
 recomputed beyond it, so memory stays bounded whatever m is.
@@ -67,6 +67,13 @@ class _Plan(NamedTuple):
 
 AXIS = "models"
 
+# `precision=` of similarity_matrix: how Gram-type inner products are computed.
+PRECISIONS = {
+    "float32": (None, lax.Precision.HIGHEST),  # exact float32 products on every backend
+    "tf32": (None, lax.Precision.DEFAULT),  # TF32 / bf16 passes where the hardware has them
+    "bfloat16": (jnp.bfloat16, lax.Precision.DEFAULT),  # bf16 features, float32 accumulation
+}
+
 
 def _mesh(devices) -> Mesh | None:
     devices = list(jax.devices() if devices is None else devices)
@@ -123,14 +130,6 @@ def _put(xs: np.ndarray, mesh: Mesh | None) -> jax.Array:
         return jax.device_put(xs)
     sharding = NamedSharding(mesh, P(AXIS))
     return jax.make_array_from_callback(xs.shape, sharding, lambda index: xs[index])
-
-
-# `precision=` of similarity_matrix: how Gram-type inner products are computed.
-PRECISIONS = {
-    "float32": (None, lax.Precision.HIGHEST),  # exact float32 products on every backend
-    "tf32": (None, lax.Precision.DEFAULT),  # TF32 / bf16 passes where the hardware has them
-    "bfloat16": (jnp.bfloat16, lax.Precision.DEFAULT),  # bf16 features, float32 accumulation
-}
 
 
 @functools.partial(jax.jit, static_argnames=("measure", "mesh", "precision"))

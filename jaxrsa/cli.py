@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxrsa._demo import DemoConfig
+
 EXIT_USAGE = 2
 
 
@@ -148,7 +150,7 @@ def cmd_embed(args) -> None:
 
 
 def cmd_demo(args) -> None:
-    from jaxrsa._demo import DemoConfig, run_demo
+    from jaxrsa._demo import run_demo
 
     config = DemoConfig(
         out=args.out,
@@ -192,26 +194,31 @@ def parser() -> argparse.ArgumentParser:
         "held-out digits at every epoch, and draw the model map, training trajectories, "
         "similarity heatmap, layer x layer similarity and example RDMs.",
     )
-    d.add_argument("--out", default="jaxrsa-demo", help="output folder (default: %(default)s)")
+    demo = DemoConfig()  # the defaults
+    d.add_argument("--out", default=demo.out, help="output folder (default: %(default)s)")
     d.add_argument(
         "--data",
-        default="embedded",
+        default=demo.data,
         help="embedded (5,000 real MNIST digits shipped with jaxrsa, default), mnist, "
         "fashion-mnist, or a folder holding MNIST-format IDX files",
     )
-    d.add_argument("--mlps", type=_positive_int, default=4, help="MLPs (default: %(default)s)")
-    d.add_argument("--cnns", type=_positive_int, default=4, help="CNNs (default: %(default)s)")
-    d.add_argument("--epochs", type=_positive_int, default=4, help="epochs (default: %(default)s)")
+    for name, what in [("mlps", "MLPs"), ("cnns", "CNNs"), ("epochs", "training epochs")]:
+        d.add_argument(
+            f"--{name}",
+            type=_positive_int,
+            default=getattr(demo, name),
+            help=f"{what} (default: %(default)s)",
+        )
     d.add_argument(
         "--samples",
         type=_positive_int,
-        default=500,
+        default=demo.samples,
         help="held-out examples whose representations are compared (default: %(default)s)",
     )
     d.add_argument(
-        "--measure", default="rsa", choices=measures.names(), help="default: %(default)s"
+        "--measure", default=demo.measure, choices=measures.names(), help="default: %(default)s"
     )
-    d.add_argument("--seed", type=int, default=0, help="default: %(default)s")
+    d.add_argument("--seed", type=int, default=demo.seed, help="default: %(default)s")
     d.set_defaults(run=cmd_demo)
 
     c = sub.add_parser(
