@@ -136,7 +136,7 @@ def table(records: list[dict]) -> str:
             )
         elif "strategy" in r and r.get("strategy") == "vmap":
             rows.append(
-                f"| train {r['family']} zoo, vmapped vs one by one | {r.get('models', '')} "
+                f"| train {r['family']} zoo, vmapped vs one by one | {r.get('n_models', '')} "
                 f"models | {_fmt(r['train_s'])} | loop | "
                 f"{_fmt(r['train_s'] * r['speedup_vs_loop_train_s'])} | "
                 f"{_fmt(r['speedup_vs_loop_train_s'])}x | |"

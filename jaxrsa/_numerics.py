@@ -3,6 +3,8 @@
 All functions here work on one unbatched input and are safe to nest in `jit` and `vmap`.
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -89,6 +91,61 @@ def tri(a: Float[Array, "n n"]) -> Float[Array, " p"]:
     """The strict upper triangle of a square matrix, row-major, p = n (n - 1) / 2."""
     i, j = triu_indices(a.shape[0])
     return a[i, j]
+
+
+# `gram_triangle` works in row blocks of about this many examples, in at most this many blocks:
+# big enough products, small diagonal blocks, and at most 36 products per model in the program.
+TRIANGLE_ROWS = 256
+MAX_TRIANGLE_BLOCKS = 8
+
+
+def _triangle_spans(n: int) -> list[tuple[int, int]]:
+    blocks = min(MAX_TRIANGLE_BLOCKS, max(1, -(-n // TRIANGLE_ROWS)))
+    edges = np.linspace(0, n, blocks + 1).round().astype(int)
+    return list(zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True))
+
+
+@functools.cache
+def triangle_indices(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column of every entry of `gram_triangle`'s triangle: the strict upper triangle of
+    an n x n matrix in row blocks (each diagonal block's triangle, then the blocks right of it)."""
+    rows, cols = [], []
+    spans = _triangle_spans(n)
+    for b, (i0, i1) in enumerate(spans):
+        i, j = np.triu_indices(i1 - i0, 1)
+        rows.append(i + i0)
+        cols.append(j + i0)
+        for j0, j1 in spans[b + 1 :]:
+            i, j = np.meshgrid(np.arange(i0, i1), np.arange(j0, j1), indexing="ij")
+            rows.append(i.ravel())
+            cols.append(j.ravel())
+    return np.concatenate(rows), np.concatenate(cols)
+
+
+def gram_triangle(x: Float[Array, "n d"]) -> tuple[Float[Array, " p"], Float[Array, " n"]]:
+    """The strict upper triangle of X X^T (p = n (n - 1) / 2, in `triangle_indices` order) and
+    its diagonal, at full precision.
+
+    Computed by blocks of rows, each pair of blocks once: about half the products of the full
+    Gram and no gather over its n^2 entries. Measures that compare triangles entry by entry
+    (correlations, Frobenius products) need the same order for every model, not row-major.
+    """
+    upper, diagonal = [], []
+    spans = _triangle_spans(x.shape[0])
+    for b, (i0, i1) in enumerate(spans):
+        block = gram(x[i0:i1])
+        upper.append(tri(block))
+        diagonal.append(jnp.diagonal(block))
+        for j0, j1 in spans[b + 1 :]:
+            upper.append(jnp.matmul(x[i0:i1], x[j0:j1].T, precision=HIGHEST).ravel())
+    return jnp.concatenate(upper), jnp.concatenate(diagonal)
+
+
+def sq_distances_triangle(x: Float[Array, "n d"]) -> Float[Array, " p"]:
+    """The strict upper triangle of `sq_distances(x)`, in `triangle_indices` order."""
+    upper, sq = gram_triangle(x - jnp.mean(x, axis=0))
+    i, j = triangle_indices(x.shape[0])
+    return jnp.maximum(sq[i] + sq[j] - 2.0 * upper, 0.0)
 
 
 def sort_nonnegative(v: Float[Array, " p"]) -> Float[Array, " p"]:

@@ -40,6 +40,33 @@ def test_matches_reference(rng, name, dtype, tol):
     assert 0.05 < abs(expected) < 0.999  # the test would catch a wrong measure
 
 
+@pytest.mark.parametrize(
+    "measure, reference",
+    [
+        ("rsa_pearson", lambda x, y: ref.measure("rsa_pearson", x, y)),
+        ("rsa_spearman", lambda x, y: ref.measure("rsa_spearman", x, y)),
+        ("rsa_cosine", lambda x, y: ref.measure("rsa_cosine", x, y)),
+        ("cka", lambda x, y: ref.measure("cka", x, y)),
+        (
+            measures.RSA(first="euclidean", second="pearson"),
+            lambda x, y: ref.rsa_triangle(x, y, "euclidean", "pearson"),
+        ),
+        (
+            measures.RSA(first="sqeuclidean", second="cosine"),
+            lambda x, y: ref.rsa_triangle(x, y, "sqeuclidean", "cosine"),
+        ),
+    ],
+)
+@pytest.mark.parametrize("n", [601, 2101])
+def test_triangle_measures_across_row_blocks(rng, measure, reference, n):
+    """n past one row block of the blocked Gram triangle, blocks of unequal sizes."""
+    x, y = pair(rng, n=n, dx=20, dy=13)
+    got = float(jaxrsa.similarity(x, y, measure))
+    np.testing.assert_allclose(got, reference(x, y), rtol=0, atol=1e-10)
+    x32, y32 = x.astype(np.float32), y.astype(np.float32)
+    np.testing.assert_allclose(float(jaxrsa.similarity(x32, y32, measure)), got, atol=2e-5)
+
+
 @pytest.mark.parametrize("name", GRAM)
 def test_symmetric_and_self_similarity_one(rng, name):
     x, y = pair(rng)

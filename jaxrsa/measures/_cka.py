@@ -8,7 +8,7 @@ from jaxtyping import Array, Float
 
 from jaxrsa import _inputs
 from jaxrsa._first_order import rbf_kernel
-from jaxrsa._numerics import gram, is_noise, symmetrize, tri, unit
+from jaxrsa._numerics import gram, gram_triangle, is_noise, symmetrize, tri, unit
 from jaxrsa.measures._base import GramMeasure
 
 
@@ -85,7 +85,11 @@ class CKA(GramMeasure):
         if self.kernel == "linear":
             xc = x - jnp.mean(x, axis=0)
             flat = is_noise(jnp.linalg.norm(xc), jnp.max(jnp.abs(x)), x.size)
-            k = jnp.where(flat, jnp.nan, symmetrize(gram(xc)))  # = H X X^T H
+            xc = jnp.where(flat, jnp.nan, xc)
+            if not self.debiased:  # H X X^T H = Xc Xc^T, by triangle blocks (`gram_triangle`)
+                upper, diagonal = gram_triangle(xc)
+                return unit(jnp.concatenate([np.sqrt(2.0) * upper, diagonal]))
+            k = symmetrize(gram(xc))
         else:
             k = rbf_kernel(x, self.threshold)
             k = k if self.debiased else double_centre(k)

@@ -14,10 +14,9 @@ from jaxrsa._first_order import (
     ROW_CONDITION,
     first_undefined_example,
     normalized_rows,
-    rdm_kernel,
     rsm_kernel,
 )
-from jaxrsa._numerics import centre_unit, gram, tri, unit
+from jaxrsa._numerics import centre_unit, gram_triangle, sq_distances_triangle, unit
 from jaxrsa._rank import rankdata
 from jaxrsa.measures._base import GramMeasure
 
@@ -106,15 +105,19 @@ class RSA(GramMeasure):
         return jax.vmap(self._finish_triangle)(lax.map(self._triangle, xs))
 
     def _triangle(self, x: Float[Array, "n d"]) -> Float[Array, " p"]:
-        """tri(rdm(x, first)), or a vector the comparison cannot tell from it.
+        """tri(rdm(x, first)) in `triangle_indices` order, or a vector the comparison cannot
+        tell from it.
 
         Pearson r and Spearman rho are unchanged when both vectors go through the same
         decreasing affine map, so for "correlation" and "cosine" distances (1 - S) they take
-        tri(S) itself: two fewer passes over the n x n matrix.
+        tri(S) itself.
         """
         if self.second in ("pearson", "spearman") and self.first in ROW_CONDITION:
-            return tri(gram(normalized_rows(x, self.first)))
-        return tri(rdm_kernel(x, self.first))
+            return gram_triangle(normalized_rows(x, self.first))[0]
+        if self.first in ("euclidean", "sqeuclidean"):
+            d2 = sq_distances_triangle(x)
+            return jnp.sqrt(d2) if self.first == "euclidean" else d2
+        return 1.0 - gram_triangle(normalized_rows(x, self.first))[0]
 
     def _finish_triangle(self, v: Float[Array, " p"]) -> Float[Array, " p"]:
         if self.second == "spearman":
