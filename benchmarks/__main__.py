@@ -80,6 +80,10 @@ def _fmt(x, digits=3) -> str:
 
 def table(records: list[dict]) -> str:
     """Markdown: each line a case, our time, the peer's, the ratio, the matmul-rate fraction."""
+    order = list(SUITE)
+    records = sorted(
+        records, key=lambda r: order.index(r["suite"]) if r.get("suite") in order else 0
+    )
     rows = [
         "| case | size | jaxrsa (s) | peer | peer (s) | speed-up | of matmul rate |",
         "| --- | --- | ---: | --- | ---: | ---: | ---: |",
@@ -97,10 +101,11 @@ def table(records: list[dict]) -> str:
                 f"| {r['measure']} products | m={r['m']} n={r['n']} | "
                 f"{_fmt(r['products_s'])} | | | | {_fmt(r['matmul_fraction'])} |"
             )
-        elif bench == "alignment_vs_peer":
+        elif bench == "alignment_allpairs":
             rows.append(
-                f"| {r['measure']} | m={r['m']} n={r['n']} | {_fmt(r['jaxrsa_s'])} | "
-                f"{r['peer']} | {_fmt(r['peer_s'])} | {_fmt(r['speedup'])}x | |"
+                f"| {r['measure']} | m={r['m']} n={r['n']} d={'/'.join(map(str, r['widths']))} | "
+                f"{_fmt(r['jaxrsa_s'])} | NumPy/SciPy loop | {_fmt(r['peer_s'])} | "
+                f"{_fmt(r['speedup'])}x | |"
             )
         elif bench == "mds_vs_sklearn":
             rows.append(
