@@ -8,18 +8,19 @@ from jax.typing import ArrayLike
 from jaxtyping import Array, Float
 
 from jaxrsa.models import _checks
+from jaxrsa.models._layers import DenseBlock
 from jaxrsa.models._preprocess import preprocess
 
 
 class Classifier(nnx.Module):
     """Base of `MLP` and `CNN`: an image classifier that names its intermediate activations.
 
-    Subclasses build ``self.head`` (the logits layer) and define ``hyperparameters()`` (the
-    JSON-serialisable keyword arguments that rebuild the architecture), ``_hidden_names()``
-    and ``_trunk(x, out, *, train, key)`` (fills ``out`` with the hidden activations and
-    returns the last one, flattened). Every model maps raw images ``[n, *input_shape]``
-    (uint8, see `preprocess`) to a dict of named activations (`features`); calling the model
-    returns the logits.
+    Subclasses build their layers (the dense blocks and the logits head with `_init_dense`)
+    and define ``hyperparameters()`` (the JSON-serialisable keyword arguments that rebuild the
+    architecture), ``_hidden_names()`` and ``_trunk(x, out, *, train, key)`` (fills ``out``
+    with the hidden activations and returns the last one, flattened). Every model maps raw
+    images ``[n, *input_shape]`` (uint8, see `preprocess`) to a dict of named activations
+    (`features`); calling the model returns the logits.
 
     Evaluation mode (``train=False``, the default) switches dropout off and normalises with
     the running batch-norm statistics, so an example's activations never depend on the rest of
@@ -38,6 +39,23 @@ class Classifier(nnx.Module):
         self.n_classes = _checks.positive_int("n_classes", n_classes)
         self.dropout = _checks.rate("dropout", dropout)
         self.batch_norm = bool(batch_norm)
+
+    def _init_dense(self, widths: tuple[int, ...], rngs: nnx.Rngs):
+        """Dense blocks `dense_i` through `widths` (flattened input first), then the head."""
+        self.blocks = nnx.List(
+            [
+                DenseBlock(a, b, dropout=self.dropout, batch_norm=self.batch_norm, rngs=rngs)
+                for a, b in zip(widths[:-1], widths[1:], strict=True)
+            ]
+        )
+        self.head = nnx.Linear(widths[-1], self.n_classes, rngs=rngs)
+
+    def _dense_trunk(self, h, out, *, train, key):
+        """The dense blocks on flat `h`, each recorded in `out` as `dense_i`; the last one."""
+        for i, block in enumerate(self.blocks):
+            h = block(h, train=train, key=block_key(key, i))
+            out[f"dense_{i}"] = h
+        return h
 
     @property
     def n_inputs(self) -> int:

@@ -5,8 +5,8 @@ from collections.abc import Sequence
 from flax import nnx
 
 from jaxrsa.models import _checks
-from jaxrsa.models._base import Classifier, block_key
-from jaxrsa.models._layers import ConvBlock, DenseBlock
+from jaxrsa.models._base import Classifier
+from jaxrsa.models._layers import ConvBlock
 
 
 class CNN(Classifier):
@@ -70,14 +70,7 @@ class CNN(Classifier):
             ]
         )
         height, width = height >> len(self.channels), width >> len(self.channels)
-        widths = (height * width * self.channels[-1], *self.dense)
-        self.blocks = nnx.List(
-            [
-                DenseBlock(a, b, dropout=self.dropout, batch_norm=self.batch_norm, rngs=rngs)
-                for a, b in zip(widths[:-1], widths[1:], strict=True)
-            ]
-        )
-        self.head = nnx.Linear(widths[-1], self.n_classes, rngs=rngs)
+        self._init_dense((height * width * self.channels[-1], *self.dense), rngs)
 
     def hyperparameters(self) -> dict:
         return {
@@ -99,8 +92,4 @@ class CNN(Classifier):
         for i, block in enumerate(self.convs):
             h = block(h, train=train)
             out[f"conv_{i}"] = h
-        h = h.reshape(h.shape[0], -1)
-        for i, block in enumerate(self.blocks):
-            h = block(h, train=train, key=block_key(key, i))
-            out[f"dense_{i}"] = h
-        return h
+        return self._dense_trunk(h.reshape(h.shape[0], -1), out, train=train, key=key)

@@ -5,8 +5,7 @@ from collections.abc import Sequence
 from flax import nnx
 
 from jaxrsa.models import _checks
-from jaxrsa.models._base import Classifier, block_key
-from jaxrsa.models._layers import DenseBlock
+from jaxrsa.models._base import Classifier
 
 
 class MLP(Classifier):
@@ -48,14 +47,7 @@ class MLP(Classifier):
     ):
         self._init_common(input_shape, n_classes, dropout, batch_norm)
         self.hidden = _checks.positive_ints("hidden", hidden, min_len=1)
-        widths = (self.n_inputs, *self.hidden)
-        self.blocks = nnx.List(
-            [
-                DenseBlock(a, b, dropout=self.dropout, batch_norm=self.batch_norm, rngs=rngs)
-                for a, b in zip(widths[:-1], widths[1:], strict=True)
-            ]
-        )
-        self.head = nnx.Linear(widths[-1], self.n_classes, rngs=rngs)
+        self._init_dense((self.n_inputs, *self.hidden), rngs)
 
     def hyperparameters(self) -> dict:
         return {
@@ -70,8 +62,4 @@ class MLP(Classifier):
         return tuple(f"dense_{i}" for i in range(len(self.hidden)))
 
     def _trunk(self, x, out, *, train, key):
-        h = x.reshape(x.shape[0], -1)
-        for i, block in enumerate(self.blocks):
-            h = block(h, train=train, key=block_key(key, i))
-            out[f"dense_{i}"] = h
-        return h
+        return self._dense_trunk(x.reshape(x.shape[0], -1), out, train=train, key=key)
