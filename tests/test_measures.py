@@ -243,6 +243,13 @@ def test_rsa_is_not_invariant_to_general_linear_maps(rng):
             ValueError,
             "x: .*example 3 is constant across features",
         ),
+        (
+            np.eye(5, 3) + 1,
+            np.vander(np.arange(5.0), 3),
+            "rsa_spearman",  # ranks must not hide the undefined correlation
+            ValueError,
+            "x: .*example 3 is constant across features",
+        ),
         (np.ones((5, 2)), np.eye(5, 2), "cka", ValueError, "x: .*same representation"),
         (np.ones((5, 2)), np.eye(5, 2), "nope", ValueError, "unknown measure 'nope'.*'rsa'"),
         (np.ones((5, 2)), np.eye(5, 2), 3, TypeError, "measure must be a name"),

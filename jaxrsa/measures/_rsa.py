@@ -120,6 +120,6 @@ class RSA(GramMeasure):
         return 1.0 - gram_triangle(normalized_rows(x, self.first))[0]
 
     def _finish_triangle(self, v: Float[Array, " p"]) -> Float[Array, " p"]:
-        if self.second == "spearman":
-            v = rankdata(v)
+        if self.second == "spearman":  # ranks would turn an undefined (NaN) triangle finite
+            v = jnp.where(jnp.isfinite(v).all(), rankdata(v), jnp.nan)
         return unit(v) if self.second == "cosine" else centre_unit(v)
