@@ -4,6 +4,7 @@ Value checks (finite, degenerate rows) need concrete arrays; under a caller's `j
 shape checks run, and an undefined value shows up as NaN.
 """
 
+import numbers
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
@@ -36,6 +37,16 @@ def positive_int(name: str, value) -> int:
     """`value` if it is an integer >= 1, else an error naming `name`."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def integer(name: str, value, minimum: int = 1) -> int:
+    """`value` as a Python int >= `minimum`: a TypeError naming `name` if it is not an integer,
+    a ValueError if it is smaller."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
     return int(value)
 
 

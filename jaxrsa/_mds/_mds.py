@@ -11,6 +11,7 @@ from jax import lax
 from jax.typing import ArrayLike
 from jaxtyping import Array
 
+from jaxrsa import _inputs
 from jaxrsa._mds import _classical, _smacof, _validate
 from jaxrsa._mds._result import MDSResult, MDSStatus
 
@@ -197,9 +198,9 @@ def mds(
         J. B. Kruskal, "Nonmetric multidimensional scaling: a numerical method",
         Psychometrika 29 (1964).
     """
-    k = _validate.check_int(n_components, "n_components", 1)
-    n_init = _validate.check_int(n_init, "n_init", 1)
-    max_iter = _validate.check_int(max_iter, "max_iter", 1)
+    k = _inputs.integer("n_components", n_components)
+    n_init = _inputs.integer("n_init", n_init)
+    max_iter = _inputs.integer("max_iter", max_iter)
     if not isinstance(metric, bool | np.bool_):
         raise TypeError(f"metric must be a bool, got {metric!r}")
     if (

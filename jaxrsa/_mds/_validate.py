@@ -5,13 +5,13 @@ connected weight graph) need concrete arrays: they run on NumPy copies of the in
 skipped when a function is called on tracers inside a user's ``jit`` or ``vmap``.
 """
 
-import numbers
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 from jaxtyping import Array
+
+from jaxrsa import _inputs
 
 RTOL = 1e-5
 """Relative tolerance (times the largest absolute entry) for symmetry, diagonal and sign."""
@@ -31,15 +31,6 @@ def float_dtype(*arrays) -> np.dtype:
     if not jnp.issubdtype(dtype, jnp.floating):
         dtype = jnp.result_type(float)
     return dtype
-
-
-def check_int(value, name: str, minimum: int) -> int:
-    """``value`` as a Python int, or a ValueError/TypeError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
 
 
 def check_square(shape: tuple, name: str, *, max_batch_dims: int | None) -> None:
@@ -137,7 +128,7 @@ def prepare_dissimilarities(
     """Checked ``[m, m]`` or ``[b, m, m]`` dissimilarities (and weights of the same shape), in
     their common float dtype. Entries where the weight is 0 are not checked (they may be NaN).
     """
-    k = check_int(n_components, "n_components", 1)
+    k = _inputs.integer("n_components", n_components)
     delta = jnp.asarray(dissimilarities)
     check_square(delta.shape, "dissimilarities", max_batch_dims=1)
     m = delta.shape[-1]

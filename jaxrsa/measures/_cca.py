@@ -101,11 +101,7 @@ def cross(qx: Float[Array, "n kx"], qy: Float[Array, "n ky"]) -> Float[Array, "k
 
 def check_max_dims(max_dims) -> int | None:
     """`max_dims` as an int (or None), or an error if it is not a positive integer."""
-    if max_dims is None:
-        return None
-    if isinstance(max_dims, bool) or not isinstance(max_dims, int | np.integer) or max_dims < 1:
-        raise ValueError(f"max_dims must be a positive integer or None, got {max_dims!r}")
-    return int(max_dims)
+    return None if max_dims is None else _inputs.positive_int("max_dims", max_dims)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -3,10 +3,10 @@
 import dataclasses
 
 import jax.numpy as jnp
-import numpy as np
 from jax import lax
 from jaxtyping import Array, Float
 
+from jaxrsa import _inputs
 from jaxrsa._first_order import ROW_CONDITION, first_undefined_example, rsm_kernel
 from jaxrsa.measures._base import Measure
 
@@ -43,9 +43,7 @@ class MutualKNN(Measure):
     k: int = 10
 
     def __post_init__(self):
-        if isinstance(self.k, bool) or not isinstance(self.k, int | np.integer) or self.k < 1:
-            raise ValueError(f"k must be a positive integer, got {self.k!r}")
-        object.__setattr__(self, "k", int(self.k))
+        object.__setattr__(self, "k", _inputs.positive_int("k", self.k))
 
     @property
     def min_n(self) -> int:

@@ -11,7 +11,7 @@ from flax import nnx
 from jax.typing import ArrayLike
 from jaxtyping import Array, Float
 
-from jaxrsa.models import _checks
+from jaxrsa import _inputs
 from jaxrsa.models._base import Classifier
 
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ def activations(
         raise TypeError(f"model must be an MLP or CNN, got {type(model).__name__}")
     names = _layers(layer, model.layer_names)
     images = _images(images, model.input_shape)
-    batch_size = _checks.positive_int("batch_size", batch_size)
+    batch_size = _inputs.integer("batch_size", batch_size)
     graphdef, state = nnx.split(model)
     run = functools.partial(_layer_activations, graphdef, state, layers=names, stacked=False)
     out = _in_batches(run, images, batch_size, 0, names)
@@ -144,7 +144,7 @@ def zoo_activations(
     """
     names = _layers(layer, zoo.layer_names)
     images = _images(images, tuple(zoo.config.hyperparameters["input_shape"]))
-    batch_size = _checks.positive_int("batch_size", batch_size)
+    batch_size = _inputs.integer("batch_size", batch_size)
     single = isinstance(epoch, int | np.integer)
     epochs = [epoch] if single else list(epoch)
     n_snapshots = zoo.n_epochs + 1

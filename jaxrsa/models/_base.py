@@ -7,6 +7,7 @@ from flax import nnx
 from jax.typing import ArrayLike
 from jaxtyping import Array, Float
 
+from jaxrsa import _inputs
 from jaxrsa.models import _checks
 from jaxrsa.models._layers import DenseBlock
 from jaxrsa.models._preprocess import preprocess
@@ -36,7 +37,7 @@ class Classifier(nnx.Module):
                 f"input_shape must be (height, width) or (height, width, channels), "
                 f"got {self.input_shape}"
             )
-        self.n_classes = _checks.positive_int("n_classes", n_classes)
+        self.n_classes = _inputs.integer("n_classes", n_classes)
         self.dropout = _checks.rate("dropout", dropout)
         self.batch_norm = bool(batch_norm)
 

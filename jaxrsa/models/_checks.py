@@ -2,14 +2,7 @@
 
 from collections.abc import Sequence
 
-
-def positive_int(name: str, value) -> int:
-    """`value` as an int >= 1, or a TypeError/ValueError naming `name`."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return value
+from jaxrsa._inputs import integer
 
 
 def positive_ints(name: str, values, *, min_len: int = 0) -> tuple[int, ...]:
@@ -18,7 +11,7 @@ def positive_ints(name: str, values, *, min_len: int = 0) -> tuple[int, ...]:
         values = (values,)
     if not isinstance(values, Sequence) or isinstance(values, str):
         raise TypeError(f"{name} must be a sequence of ints, got {type(values).__name__}")
-    out = tuple(positive_int(f"{name}[{i}]", v) for i, v in enumerate(values))
+    out = tuple(integer(f"{name}[{i}]", v) for i, v in enumerate(values))
     if len(out) < min_len:
         raise ValueError(f"{name} needs at least {min_len} entries, got {len(out)}")
     return out

@@ -4,6 +4,7 @@ from collections.abc import Sequence
 
 from flax import nnx
 
+from jaxrsa import _inputs
 from jaxrsa.models import _checks
 from jaxrsa.models._base import Classifier
 from jaxrsa.models._layers import ConvBlock
@@ -55,7 +56,7 @@ class CNN(Classifier):
         self._init_common(input_shape, n_classes, dropout, batch_norm)
         self.channels = _checks.positive_ints("channels", channels, min_len=1)
         self.dense = _checks.positive_ints("dense", dense)
-        self.kernel_size = _checks.positive_int("kernel_size", kernel_size)
+        self.kernel_size = _inputs.integer("kernel_size", kernel_size)
         height, width = self.input_shape[:2]
         if min(height, width) < 2 ** len(self.channels):
             raise ValueError(

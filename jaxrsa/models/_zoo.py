@@ -14,6 +14,7 @@ from flax import nnx
 from jax.typing import ArrayLike
 from tqdm.auto import tqdm
 
+from jaxrsa import _inputs
 from jaxrsa.models import _checkpoint, _checks
 from jaxrsa.models._base import Classifier
 from jaxrsa.models._checkpoint import CheckpointError
@@ -316,10 +317,10 @@ def train_zoo(
         >>> zoo.metrics["train_accuracy"].shape, zoo.n_epochs
         ((2, 3), 1)
     """
-    n_models = _checks.positive_int("n_models", n_models)
+    n_models = _inputs.integer("n_models", n_models)
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"epochs must be an int >= 0, got {epochs!r}")
-    batch_size = _checks.positive_int("batch_size", batch_size)
+    batch_size = _inputs.integer("batch_size", batch_size)
     learning_rate = _checks.positive_float("learning_rate", learning_rate)
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
