@@ -37,9 +37,13 @@ def rsm(x, kernel, threshold=0.5):
 # ---------------------------------------------------------------- second order
 
 
-def rsa_rowwise(x, y, kernel="cosine", how="cosine"):
-    """Abnar: mean over rows of the cosine (or Pearson r) of corresponding rows of S_X and S_Y."""
-    sx, sy = rsm(x, kernel), rsm(y, kernel)
+def rsa_rowwise(x, y, kernel="cosine", how="cosine", diagonal=True, threshold=0.5):
+    """Abnar: mean over rows of the cosine (or Pearson r) of corresponding rows of S_X and S_Y;
+    without `diagonal`, each row's diagonal entry is left out first."""
+    sx, sy = rsm(x, kernel, threshold), rsm(y, kernel, threshold)
+    if not diagonal:
+        off = ~np.eye(len(sx), dtype=bool)
+        sx, sy = sx[off].reshape(len(sx), -1), sy[off].reshape(len(sy), -1)
     if how == "cosine":
         return np.mean(
             [a @ b / np.linalg.norm(a) / np.linalg.norm(b) for a, b in zip(sx, sy, strict=True)]
@@ -87,7 +91,8 @@ def cka_linear_features(x, y):
 def measure(name, x, y):
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
     return {
-        "rsa": lambda: rsa_rowwise(x, y, "cosine", "cosine"),
+        "rsa": lambda: rsa_rowwise(x, y, "cosine", "pearson", diagonal=False),
+        "rsa_rowwise_cosine": lambda: rsa_rowwise(x, y, "cosine", "cosine"),
         "rsa_rowwise_pearson": lambda: rsa_rowwise(x, y, "cosine", "pearson"),
         "rsa_pearson": lambda: rsa_triangle(x, y, "correlation", "pearson"),
         "rsa_spearman": lambda: rsa_triangle(x, y, "correlation", "spearman"),

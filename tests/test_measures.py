@@ -13,6 +13,7 @@ from tests import references as ref
 
 GRAM = [
     "rsa",
+    "rsa_rowwise_cosine",
     "rsa_rowwise_pearson",
     "rsa_pearson",
     "rsa_spearman",
@@ -124,7 +125,7 @@ def test_options_objects_equal_names(rng, name):
         "rsa_pearson": measures.RSA(first="correlation", second="pearson"),
         "cka": measures.CKA(),
         "cka_debiased": measures.CKA(debiased=True),
-        "rsa_rowwise_pearson": measures.RSA(second="rowwise_pearson"),
+        "rsa_rowwise_pearson": measures.RSA(second="rowwise_pearson", diagonal=True),
     }[name]
     assert float(jaxrsa.similarity(x, y, by_object)) == float(jaxrsa.similarity(x, y, name))
 
@@ -138,11 +139,19 @@ def test_options_objects_equal_names(rng, name):
         ),
         (
             measures.RSA(first="correlation", second="rowwise_cosine"),
-            lambda x, y: ref.rsa_rowwise(x, y, "correlation", "cosine"),
+            lambda x, y: ref.rsa_rowwise(x, y, "correlation", "cosine", diagonal=False),
         ),
         (
             measures.RSA(first="dot", second="rowwise_pearson"),
+            lambda x, y: ref.rsa_rowwise(x, y, "dot", "pearson", diagonal=False),
+        ),
+        (
+            measures.RSA(first="dot", second="rowwise_pearson", diagonal=True),
             lambda x, y: ref.rsa_rowwise(x, y, "dot", "pearson"),
+        ),
+        (
+            measures.RSA(first="rbf", second="rowwise_cosine", threshold=0.8),
+            lambda x, y: ref.rsa_rowwise(x, y, "rbf", "cosine", diagonal=False, threshold=0.8),
         ),
         (
             measures.CKA(kernel="rbf", threshold=1.3),
@@ -195,7 +204,7 @@ def test_cka_orthogonal_and_isotropic_scaling_invariance(name, t):
 
 @settings(max_examples=12, deadline=None)
 @given(transforms)
-@pytest.mark.parametrize("name", ["rsa", "rsa_rowwise_pearson"])
+@pytest.mark.parametrize("name", ["rsa", "rsa_rowwise_cosine", "rsa_rowwise_pearson"])
 def test_rsa_orthogonal_and_per_example_scaling_invariance(name, t):
     rng = np.random.default_rng(t["seed"])
     x, y = pair(rng, n=20, dx=6, dy=6)
@@ -271,7 +280,8 @@ def test_degenerate_similarity_pattern_is_an_error():
 @pytest.mark.parametrize(
     "make, match",
     [
-        (lambda: measures.RSA(first="euclidean"), "first-order kernel for 'rowwise_cosine'"),
+        (lambda: measures.RSA(first="euclidean"), "first-order kernel for 'rowwise_pearson'"),
+        (lambda: measures.RSA(second="pearson", diagonal=True), "applies to row-wise"),
         (lambda: measures.RSA(first="dot", second="spearman"), "first-order metric"),
         (lambda: measures.RSA(second="kendall"), "unknown second-order comparison"),
         (lambda: measures.CKA(kernel="poly"), "unknown CKA kernel"),

@@ -4,8 +4,9 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
-from jaxtyping import Array, Float, PyTree
+from jaxtyping import Array, Bool, Float, Int, PyTree
 
 from jaxrsa._numerics import HIGHEST
 
@@ -33,6 +34,26 @@ class Measure:
     def symmetric(self) -> bool:
         """Whether `pair(px, py) == pair(py, px)`; all pairs then compute one triangle."""
         return True
+
+    @property
+    def larger_is_more_similar(self) -> bool:
+        """True for similarities (1 = identical), False for distances (0 = identical)."""
+        return True
+
+    @property
+    def scale_invariant(self) -> bool:
+        """Whether the value is unchanged when one model's activations are multiplied by any
+        c > 0. The engine then rescales each model by a power of two before the products, so
+        the value is the same at any finite magnitude; otherwise values that would overflow the
+        compute dtype are an error."""
+        return False
+
+    @property
+    def translation_invariant(self) -> bool:
+        """Whether the value is unchanged when a constant vector is added to every example of
+        one model. The engine then centres the columns in the input's own precision (float64
+        stays float64) before casting to the compute dtype."""
+        return False
 
     @property
     def degenerate(self) -> str:
@@ -71,6 +92,16 @@ class Measure:
         """
         return lax.map(lambda px: jax.vmap(self.pair, (None, 0))(px, pys), pxs)
 
+    def prepare_resampled(self, x: Float[Array, "n d"], idx: Int[Array, " n"]) -> PyTree:
+        """`prepare` of the examples `x[idx]` drawn with replacement (a bootstrap resample).
+
+        By default the resample is prepared as it is: a repeated example counts as a weighted
+        one, as in the usual bootstrap of covariance-based estimators. Measures built on pairs
+        of examples override this so that an example paired with its own copy counts as a
+        self-pair (see `copies`), not as two examples that are alike.
+        """
+        return self.prepare(x[idx])
+
     def __call__(self, x: Float[Array, "n dx"], y: Float[Array, "n dy"]) -> Float[Array, ""]:
         """`pair(prepare(x), prepare(y))`, without validation (see `jaxrsa.similarity`)."""
         return self.pair(self.prepare(x), self.prepare(y))
@@ -100,3 +131,26 @@ class GramMeasure(Measure):
 
     def block(self, pxs: Float[Array, "a p"], pys: Float[Array, "b p"]) -> Float[Array, "a b"]:
         return self.finish(self.inner(pxs, pys))
+
+    def example_pairs(self, n: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """For each entry of `prepare(x)` (length p), the examples `(i, j)` it belongs to.
+
+        Declares that the prepared vector is laid out by pairs of examples and that `prepare`
+        commutes with permutations of the examples: entry k of `prepare(x[perm])` is the entry
+        of `prepare(x)` at the pair `(perm[i_k], perm[j_k])` (or `(perm[j_k], perm[i_k])` when
+        only one order is stored). `permutation_test` then permutes prepared vectors instead of
+        preparing the permuted activations again. None (the default): not laid out by pairs.
+        """
+        return None
+
+
+def copies(idx: Int[Array, " n"], diagonal: bool = False) -> Bool[Array, "n n"]:
+    """Pairs `(a, b)` of a resample `idx` that are one example twice: `idx[a] == idx[b]`.
+
+    The diagonal (a == b) is included unless `diagonal` is True (then only distinct positions
+    holding the same example count).
+    """
+    same = idx[:, None] == idx[None, :]
+    if diagonal:
+        same = same & ~jnp.eye(idx.shape[0], dtype=bool)
+    return same

@@ -10,8 +10,9 @@ from jaxrsa.measures._pwcca import PWCCA
 from jaxrsa.measures._rsa import RSA
 
 _NAMED: dict[str, Measure] = {
-    "rsa": RSA(first="cosine", second="rowwise_cosine"),
-    "rsa_rowwise_pearson": RSA(first="cosine", second="rowwise_pearson"),
+    "rsa": RSA(first="cosine", second="rowwise_pearson"),
+    "rsa_rowwise_cosine": RSA(first="cosine", second="rowwise_cosine", diagonal=True),
+    "rsa_rowwise_pearson": RSA(first="cosine", second="rowwise_pearson", diagonal=True),
     "rsa_pearson": RSA(first="correlation", second="pearson"),
     "rsa_spearman": RSA(first="correlation", second="spearman"),
     "rsa_cosine": RSA(first="correlation", second="cosine"),
