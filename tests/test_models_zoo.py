@@ -134,7 +134,7 @@ def test_key_forms(data):
         (dict(n_models=0), ValueError, "n_models must be >= 1"),
         (dict(epochs=-1), ValueError, "epochs must be an int >= 0"),
         (dict(batch_size=5000), ValueError, "batch_size 5000 exceeds"),
-        (dict(learning_rate=0.0), ValueError, "learning_rate must be > 0"),
+        (dict(learning_rate=0.0), ValueError, "learning_rate must be a finite positive number"),
         (dict(strategy="pmap"), ValueError, "strategy must be one of"),
         (dict(n_classes=5), ValueError, r"labels must be in \[0, 5\)"),
         (dict(test_data=(np.zeros((4, 28, 27), np.uint8), np.zeros(4, int))), ValueError, "27"),

@@ -9,7 +9,7 @@ import numpy as np
 from jax.typing import ArrayLike
 from jaxtyping import Array, Float
 
-from jaxrsa._mds import _validate
+from jaxrsa import _inputs
 
 
 def align_kernel(
@@ -77,9 +77,9 @@ def procrustes_align(
             "x and reference must be [..., m, k] configurations with the same m and k; got "
             f"shapes {tuple(x.shape)} and {tuple(reference.shape)}"
         )
-    dtype = _validate.float_dtype(x, reference)
+    dtype = _inputs.float_dtype("x and reference", x, reference)
     x, reference = x.astype(dtype), reference.astype(dtype)
     for name, a in (("x", x), ("reference", reference)):
-        if _validate.is_concrete(a) and not np.all(np.isfinite(np.asarray(a))):
+        if _inputs.concrete(a) and not np.all(np.isfinite(np.asarray(a))):
             raise ValueError(f"{name} has non-finite entries")
     return _align(x, reference, scale)

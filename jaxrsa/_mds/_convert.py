@@ -9,6 +9,7 @@ import numpy as np
 from jax.typing import ArrayLike
 from jaxtyping import Array, Float
 
+from jaxrsa import _inputs
 from jaxrsa._mds import _validate
 
 _METHODS = ("angular", "sqrt", "linear")
@@ -64,8 +65,8 @@ def to_dissimilarity(
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
     s = jnp.asarray(similarity)
     _validate.check_square(s.shape, "similarity", max_batch_dims=None)
-    s = s.astype(_validate.float_dtype(s))
-    if _validate.is_concrete(s):
+    s = s.astype(_inputs.float_dtype("similarity", s))
+    if _inputs.concrete(s):
         _validate.check_symmetric_matrices(
             np.asarray(s), "similarity", nonnegative=False, zero_diagonal=False, bound=1.0
         )

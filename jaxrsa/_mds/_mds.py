@@ -69,7 +69,7 @@ def _check_init(init_x: Array, delta: Array, k: int) -> Array:
             f"init must be an array {want} with m = {m} points and k = n_components = {k} "
             f"columns; got shape {tuple(init_x.shape)}"
         )
-    if _validate.is_concrete(init_x) and not np.all(np.isfinite(np.asarray(init_x))):
+    if _inputs.concrete(init_x) and not np.all(np.isfinite(np.asarray(init_x))):
         raise ValueError("init has non-finite entries")
     if init_x.ndim == 2 or (batch and init_x.ndim == 3):
         init_x = init_x[..., None, :, :]

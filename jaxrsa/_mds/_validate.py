@@ -5,7 +5,6 @@ connected weight graph) need concrete arrays: they run on NumPy copies of the in
 skipped when a function is called on tracers inside a user's ``jit`` or ``vmap``.
 """
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
@@ -15,22 +14,6 @@ from jaxrsa import _inputs
 
 RTOL = 1e-5
 """Relative tolerance (times the largest absolute entry) for symmetry, diagonal and sign."""
-
-
-def is_concrete(*arrays) -> bool:
-    """Whether no argument is a tracer, so that its values can be checked eagerly."""
-    return not any(isinstance(a, jax.core.Tracer) for a in arrays)
-
-
-def float_dtype(*arrays) -> np.dtype:
-    """The floating dtype of the result: the inputs' common float type, or the default float
-    type when they are integer or boolean."""
-    dtype = jnp.result_type(*arrays)
-    if jnp.issubdtype(dtype, jnp.complexfloating):
-        raise TypeError(f"expected real arrays, got dtype {dtype}")
-    if not jnp.issubdtype(dtype, jnp.floating):
-        dtype = jnp.result_type(float)
-    return dtype
 
 
 def check_square(shape: tuple, name: str, *, max_batch_dims: int | None) -> None:
@@ -138,8 +121,8 @@ def prepare_dissimilarities(
             f"needs at least {k + 1}"
         )
     if weights is None:
-        delta = delta.astype(float_dtype(delta))
-        if is_concrete(delta):
+        delta = delta.astype(_inputs.float_dtype("dissimilarities", delta))
+        if _inputs.concrete(delta):
             check_symmetric_matrices(np.asarray(delta), "dissimilarities")
         return delta, None
     w = jnp.asarray(weights)
@@ -149,9 +132,9 @@ def prepare_dissimilarities(
             + (f" or {tuple(delta.shape[-2:])}" if delta.ndim == 3 else "")
             + f"; got {tuple(w.shape)}"
         )
-    dtype = float_dtype(delta, w)
+    dtype = _inputs.float_dtype("dissimilarities and weights", delta, w)
     delta, w = delta.astype(dtype), jnp.broadcast_to(w.astype(dtype), delta.shape)
-    if is_concrete(delta, w):
+    if _inputs.concrete(delta, w):
         w_np = np.asarray(w)
         check_symmetric_matrices(w_np, "weights", zero_diagonal=False)
         check_connected(w_np, "weights")

@@ -3,13 +3,13 @@
 import gzip
 import hashlib
 import http.client
-import os
-import tempfile
 import urllib.request
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
+
+from jaxrsa import _files
 
 _CHUNK = 1 << 20
 # What a failed transfer or a corrupt gzip body raises.
@@ -73,29 +73,24 @@ def download(
     opener = urllib.request.urlopen if opener is None else opener
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     except OSError as err:
         raise DownloadError(f"{url}: cannot write to {dest.parent}: {err}") from err
-    tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as out:
+        with _files.atomic_open(dest) as out:
             digests = _fetch(url, out, opener, timeout, max_bytes, checksums)
             out.flush()
-            os.fsync(out.fileno())
-        if any(c.decompressed for c in checksums):
-            digests |= _gunzipped_digests(tmp, checksums)
-        if not any(digests[c.algorithm, c.decompressed] == c.hexdigest for c in checksums):
-            got = ", ".join(
-                f"{alg}{' (decompressed)' if dec else ''} {hexd}"
-                for (alg, dec), hexd in sorted(digests.items())
-            )
-            raise DownloadError(f"{url}: checksum mismatch; got {got}")
-        os.replace(tmp, dest)
-    except BaseException as err:
-        tmp.unlink(missing_ok=True)
-        if isinstance(err, _FAILURES) and not isinstance(err, DownloadError):
-            raise DownloadError(f"{url}: {type(err).__name__}: {err}") from err
-        raise
+            if any(c.decompressed for c in checksums):
+                digests |= _gunzipped_digests(_files.temporary_path(dest), checksums)
+            if not any(digests[c.algorithm, c.decompressed] == c.hexdigest for c in checksums):
+                got = ", ".join(
+                    f"{alg}{' (decompressed)' if dec else ''} {hexd}"
+                    for (alg, dec), hexd in sorted(digests.items())
+                )
+                raise DownloadError(f"{url}: checksum mismatch; got {got}")
+    except _FAILURES as err:
+        if isinstance(err, DownloadError):
+            raise
+        raise DownloadError(f"{url}: {type(err).__name__}: {err}") from err
     return dest
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxrsa import _files
+
 # IDX type code -> big-endian element type.
 _CODE_TO_DTYPE = {
     0x08: np.dtype(">u1"),
@@ -98,7 +100,7 @@ def _parse(raw: bytes, path: Path) -> np.ndarray:
 
 
 def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
-    """Writes an array as an IDX file, gzip-compressed when ``path`` ends in ``.gz``.
+    """Writes an array as an IDX file (atomically), gzip-compressed when ``path`` ends in ``.gz``.
 
     Args:
         path: the file to write.
@@ -126,4 +128,4 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
     path = Path(path)
     if path.suffix == ".gz":
         data = gzip.compress(data, mtime=0)
-    path.write_bytes(data)
+    _files.write_bytes(path, data)

@@ -8,7 +8,6 @@ from jax.typing import ArrayLike
 from jaxtyping import Array, Float
 
 from jaxrsa import _inputs
-from jaxrsa.models import _checks
 from jaxrsa.models._layers import DenseBlock
 from jaxrsa.models._preprocess import preprocess
 
@@ -21,7 +20,9 @@ class Classifier(nnx.Module):
     architecture), ``_hidden_names()`` and ``_trunk(x, out, *, train, key)`` (fills ``out``
     with the hidden activations and returns the last one, flattened). Every model maps raw
     images ``[n, *input_shape]`` (uint8, see `preprocess`) to a dict of named activations
-    (`features`); calling the model returns the logits.
+    (`features`); calling the model returns the logits. Under `nnx.capture` (as in
+    `jaxrsa.models.capture`) `features` also sows each named activation as an
+    `nnx.Intermediate`, so the models are read like any other NNX model.
 
     Evaluation mode (``train=False``, the default) switches dropout off and normalises with
     the running batch-norm statistics, so an example's activations never depend on the rest of
@@ -31,14 +32,14 @@ class Classifier(nnx.Module):
     family: str = ""
 
     def _init_common(self, input_shape, n_classes, dropout, batch_norm):
-        self.input_shape = _checks.positive_ints("input_shape", input_shape, min_len=2)
+        self.input_shape = _inputs.positive_ints("input_shape", input_shape, min_len=2)
         if len(self.input_shape) > 3:
             raise ValueError(
                 f"input_shape must be (height, width) or (height, width, channels), "
                 f"got {self.input_shape}"
             )
         self.n_classes = _inputs.integer("n_classes", n_classes)
-        self.dropout = _checks.rate("dropout", dropout)
+        self.dropout = _inputs.rate("dropout", dropout)
         self.batch_norm = bool(batch_norm)
 
     def _init_dense(self, widths: tuple[int, ...], rngs: nnx.Rngs):
@@ -97,6 +98,9 @@ class Classifier(nnx.Module):
         hidden = self._trunk(x, out, train=train, key=key)
         out["penultimate"] = hidden
         out["logits"] = self.head(hidden)
+        if capturing(self):
+            for name, value in out.items():
+                self.sow(nnx.Intermediate, name, value)
         return out
 
     def __call__(
@@ -104,6 +108,16 @@ class Classifier(nnx.Module):
     ) -> Float[Array, "n classes"]:
         """Logits ``[n, n_classes]`` (see `features` for the arguments)."""
         return self.features(images, train=train, key=key)["logits"]
+
+
+def capturing(module: nnx.Module) -> bool:
+    """Whether `module` runs inside `nnx.capture` (which marks the modules it records).
+
+    Sowing outside `nnx.capture` is the deprecated Flax behaviour: `sow` then stores the value
+    as a new variable on the module, so a training step's state would grow a copy of every
+    activation (it made training 100x slower in a trial). The models sow only when recorded.
+    """
+    return hasattr(module, "__captures__")
 
 
 def block_key(key: jax.Array | None, index: int) -> jax.Array | None:

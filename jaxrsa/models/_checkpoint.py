@@ -4,25 +4,28 @@ Epoch ``e`` of a run is two files in the checkpoint directory:
 
 - ``epoch_{e:04d}.npz``: every leaf of the saved pytree, keyed by its key path
   (``jax.tree_util.keystr``, e.g. ``"['model']['blocks'][0]['linear']['kernel'].value"``);
-- ``epoch_{e:04d}.json``: metadata (epoch, metrics, config, ...) and the SHA-256 of the
-  ``.npz``.
+- ``epoch_{e:04d}.json``: metadata (epoch, metrics, config, ...), the SHA-256 of the
+  ``.npz`` and the SHA-256 of the sidecar's own content (``sidecar_sha256``), so that an edited
+  or damaged sidecar (a metric gone, a number changed) is refused by name instead of failing
+  later.
 
-Both are written atomically (temporary file, fsync, `os.replace`, fsync of the directory), the
-``.npz`` first: an epoch is complete exactly when its ``.json`` exists, so a run killed at any
-moment leaves only complete epochs behind (plus, at worst, an orphan ``.npz`` or a temporary
-file, both overwritten or removed by the next run).
+Both are written by `jaxrsa._files` (temporary file, fsync, `os.replace`, fsync of the
+directory), the ``.npz`` first: an epoch is complete exactly when its ``.json`` exists, so a run
+killed at any moment leaves only complete epochs behind (plus, at worst, an orphan ``.npz`` or a
+temporary file, both overwritten or removed by the next run).
 """
 
 import hashlib
 import io
 import json
-import os
 import re
 from collections.abc import Callable
 from pathlib import Path
 
 import jax
 import numpy as np
+
+from jaxrsa import _files
 
 _EPOCH_FILE = re.compile(r"epoch_(\d{4,})\.json")
 
@@ -39,31 +42,15 @@ def meta_path(directory: Path, epoch: int) -> Path:
     return Path(directory) / f"epoch_{epoch:04d}.json"
 
 
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    _fsync_directory(path.parent)
-
-
 def remove_temporary_files(directory: Path) -> None:
     """Remove temporary files left by a killed run."""
-    for path in Path(directory).glob(".epoch_*.tmp-*"):
-        path.unlink(missing_ok=True)
+    _files.remove_stale(directory)
+
+
+def _sidecar_digest(meta: dict) -> str:
+    """SHA-256 of a sidecar's content without its own checksum (canonical JSON)."""
+    body = {k: v for k, v in meta.items() if k != "sidecar_sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
 def save(directory: Path, epoch: int, tree, meta: dict) -> None:
@@ -74,9 +61,10 @@ def save(directory: Path, epoch: int, tree, meta: dict) -> None:
     buffer = io.BytesIO()
     np.savez(buffer, **{jax.tree_util.keystr(path): np.asarray(leaf) for path, leaf in leaves})
     data = buffer.getvalue()
-    _atomic_write(arrays_path(directory, epoch), data)
+    _files.write_bytes(arrays_path(directory, epoch), data)
     meta = {**meta, "epoch": epoch, "sha256": hashlib.sha256(data).hexdigest()}
-    _atomic_write(meta_path(directory, epoch), json.dumps(meta, indent=1).encode())
+    meta["sidecar_sha256"] = _sidecar_digest(meta)
+    _files.write_text(meta_path(directory, epoch), json.dumps(meta, indent=1))
 
 
 def complete_epochs(directory: Path) -> list[int]:
@@ -111,8 +99,8 @@ def load(directory: Path, epoch: int, target, check: Callable[[dict], None] | No
         target: a pytree (arrays or `jax.ShapeDtypeStruct`) whose key paths name the arrays to
             read (a subset of the saved tree, e.g. ``{"model": ...}`` without the optimizer);
             shapes and dtypes must match.
-        check: called with the metadata before the arrays are read (to reject another run's
-            checkpoint early).
+        check: called with the metadata before the checksums are verified and the arrays read
+            (to reject another run's checkpoint early).
 
     Returns:
         (tree shaped like `target` holding NumPy arrays, metadata dict).
@@ -123,6 +111,11 @@ def load(directory: Path, epoch: int, target, check: Callable[[dict], None] | No
     meta = load_meta(directory, epoch)
     if check is not None:
         check(meta)
+    if meta.get("sidecar_sha256") != _sidecar_digest(meta):
+        raise CheckpointError(
+            f"checkpoint file {meta_path(directory, epoch)} is corrupt: its content differs from "
+            "its recorded SHA-256 (edited or damaged; an older jaxrsa wrote none)"
+        )
     path = arrays_path(directory, epoch)
     try:
         data = path.read_bytes()

@@ -5,7 +5,6 @@ from collections.abc import Sequence
 from flax import nnx
 
 from jaxrsa import _inputs
-from jaxrsa.models import _checks
 from jaxrsa.models._base import Classifier
 from jaxrsa.models._layers import ConvBlock
 
@@ -54,8 +53,8 @@ class CNN(Classifier):
         rngs: nnx.Rngs,
     ):
         self._init_common(input_shape, n_classes, dropout, batch_norm)
-        self.channels = _checks.positive_ints("channels", channels, min_len=1)
-        self.dense = _checks.positive_ints("dense", dense)
+        self.channels = _inputs.positive_ints("channels", channels, min_len=1)
+        self.dense = _inputs.positive_ints("dense", dense)
         self.kernel_size = _inputs.integer("kernel_size", kernel_size)
         height, width = self.input_shape[:2]
         if min(height, width) < 2 ** len(self.channels):

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 
 from flax import nnx
 
-from jaxrsa.models import _checks
+from jaxrsa import _inputs
 from jaxrsa.models._base import Classifier
 
 
@@ -46,7 +46,7 @@ class MLP(Classifier):
         rngs: nnx.Rngs,
     ):
         self._init_common(input_shape, n_classes, dropout, batch_norm)
-        self.hidden = _checks.positive_ints("hidden", hidden, min_len=1)
+        self.hidden = _inputs.positive_ints("hidden", hidden, min_len=1)
         self._init_dense((self.n_inputs, *self.hidden), rngs)
 
     def hyperparameters(self) -> dict:

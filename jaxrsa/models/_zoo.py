@@ -15,7 +15,7 @@ from jax.typing import ArrayLike
 from tqdm.auto import tqdm
 
 from jaxrsa import _inputs
-from jaxrsa.models import _checkpoint, _checks
+from jaxrsa.models import _checkpoint
 from jaxrsa.models._base import Classifier
 from jaxrsa.models._checkpoint import CheckpointError
 from jaxrsa.models._families import abstract_model
@@ -321,7 +321,7 @@ def train_zoo(
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"epochs must be an int >= 0, got {epochs!r}")
     batch_size = _inputs.integer("batch_size", batch_size)
-    learning_rate = _checks.positive_float("learning_rate", learning_rate)
+    learning_rate = _inputs.positive("learning_rate", learning_rate)
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
     splits = _splits(train_data, test_data, batch_size)

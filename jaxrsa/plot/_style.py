@@ -6,6 +6,11 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
+from jaxrsa import _files
+
+FIGURE_FORMATS = ("png", "pdf", "svg")
+"""The figure files `save` writes, chosen by the path's extension."""
+
 # Colour-blind-safe (Okabe-Ito); groups beyond these cycle.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
@@ -36,16 +41,13 @@ def axes_of(ax, width: float = 6.4, height: float = 4.8):
 def save(fig: Figure, path: str | os.PathLike, dpi: int = 150) -> str:
     """Write `fig` to `path` (PNG, PDF or SVG from the extension) atomically; return the path."""
     path = os.fspath(path)
-    folder = os.path.dirname(path) or "."
-    os.makedirs(folder, exist_ok=True)
-    root, ext = os.path.splitext(path)
-    tmp = f"{root}.tmp-{os.getpid()}{ext}"
-    try:
-        fig.savefig(tmp, dpi=dpi)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    ext = os.path.splitext(path)[1].lower().lstrip(".")
+    if ext not in FIGURE_FORMATS:
+        raise ValueError(
+            f"{path}: a figure file must end in {', '.join('.' + f for f in FIGURE_FORMATS)}"
+        )
+    with _files.atomic_open(path) as f:
+        fig.savefig(f, format=ext, dpi=dpi)
     return path
 
 
