@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from scipy import linalg
 
 import jaxrsa
-from jaxrsa import _pairwise, measures
+from jaxrsa import measures
+from jaxrsa._pairwise import _layout
 from tests import references as ref
 from tests import references_alignment as aref
 
@@ -362,7 +363,7 @@ def test_pwcca_matrix_of_one_set_equals_double_loop(rng):
 def test_second_call_with_same_shapes_does_not_recompile(rng):
     reps = zoo(rng, m=4, n=30, widths=(7, 11))
     jaxrsa.similarity_matrix(reps, measure="cca", block_size=3)
-    fns = (_pairwise._prepare_chunk, _pairwise._block, _pairwise._self_pairs)
+    fns = (_layout.prepare_chunk, _layout.block)
     sizes = [f._cache_size() for f in fns]
     jaxrsa.similarity_matrix([r + 1.0 for r in reps], measure=measures.CCA(), block_size=3)
     assert [f._cache_size() for f in fns] == sizes

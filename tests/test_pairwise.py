@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 import jaxrsa
-from jaxrsa import _pairwise, measures
+from jaxrsa import _inputs, measures
+from jaxrsa._pairwise import _engine, _layout
 from tests import references as ref
 
 NAMES = measures.names()
@@ -57,13 +58,9 @@ def test_small_budget_streams_blocks_and_changes_nothing(rng, name):
     n, f = 16, 8  # float64 bytes
     features = n * n * f  # upper bound of one prepared model
     budget = measures.get(name).workspace(n, 9) * f + 5 * features
-    plan_blocks = _pairwise._plan(
-        measures.get(name),
-        (_pairwise._side(jaxrsa._inputs.as_reps(reps), measures.get(name)),),
-        np.dtype(np.float64),
-        None,
-        budget,
-    )
+    plan_blocks = _engine.job(
+        measures.get(name), _inputs.as_reps(reps), None, None, budget, None, "float32"
+    ).plan
     assert plan_blocks.capacity < len(plan_blocks.blocks)  # really streams
     got = np.asarray(jaxrsa.similarity_matrix(reps, measure=name, memory_budget=budget))
     np.testing.assert_allclose(got, whole, rtol=0, atol=1e-13)
@@ -103,10 +100,10 @@ def test_diagonal_is_the_self_similarity(rng):
 def test_second_call_with_same_shapes_does_not_recompile(rng):
     reps = np.stack(zoo(rng, m=6))
     jaxrsa.similarity_matrix(reps, measure="rsa_pearson", block_size=4)
-    sizes = [f._cache_size() for f in (_pairwise._prepare_chunk, _pairwise._block)]
+    sizes = [f._cache_size() for f in (_layout.prepare_chunk, _layout.block)]
     jaxrsa.similarity_matrix(reps + 1.0, measure="rsa_pearson", block_size=4)
     jaxrsa.similarity_matrix(reps, measure=measures.RSA("correlation", "pearson"), block_size=4)
-    assert [f._cache_size() for f in (_pairwise._prepare_chunk, _pairwise._block)] == sizes
+    assert [f._cache_size() for f in (_layout.prepare_chunk, _layout.block)] == sizes
 
 
 def test_memory_mapped_input_equals_in_memory(rng, tmp_path):

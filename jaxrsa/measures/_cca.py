@@ -149,6 +149,14 @@ class CCA(Measure):
         return self.max_dims, None
 
     @property
+    def scale_invariant(self) -> bool:
+        return True
+
+    @property
+    def translation_invariant(self) -> bool:
+        return True
+
+    @property
     def min_n(self) -> int:
         return 3
 

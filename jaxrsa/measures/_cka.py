@@ -67,6 +67,14 @@ class CKA(GramMeasure):
         object.__setattr__(self, "debiased", bool(self.debiased))
 
     @property
+    def scale_invariant(self) -> bool:
+        return True
+
+    @property
+    def translation_invariant(self) -> bool:
+        return True
+
+    @property
     def min_n(self) -> int:
         return 4 if self.debiased else 2
 

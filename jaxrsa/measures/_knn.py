@@ -46,6 +46,14 @@ class MutualKNN(Measure):
         object.__setattr__(self, "k", _inputs.positive_int("k", self.k))
 
     @property
+    def scale_invariant(self) -> bool:
+        return True
+
+    @property
+    def translation_invariant(self) -> bool:
+        return False  # cosine neighbours
+
+    @property
     def min_n(self) -> int:
         return self.k + 1
 

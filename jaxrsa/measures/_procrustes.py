@@ -55,6 +55,14 @@ class Procrustes(Measure):
         _inputs.check_choice("Procrustes output", self.output, OUTPUTS)
 
     @property
+    def scale_invariant(self) -> bool:
+        return True
+
+    @property
+    def translation_invariant(self) -> bool:
+        return True
+
+    @property
     def degenerate(self) -> str:
         return "every example has the same representation (zero variance across examples)"
 

@@ -75,6 +75,14 @@ class PWCCA(Measure):
         return False
 
     @property
+    def scale_invariant(self) -> bool:
+        return True
+
+    @property
+    def translation_invariant(self) -> bool:
+        return True
+
+    @property
     def min_n(self) -> int:
         return 3
 

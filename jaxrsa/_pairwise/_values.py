@@ -1,0 +1,78 @@
+"""The one place where a model's activations become compute-dtype values.
+
+Activations arrive in any real dtype and at any magnitude; the products behind every measure
+run in the compute dtype (float32 unless the input is float64 with x64 enabled). Before the
+cast, in the input's own precision (float64 stays float64 even when the compute dtype is
+float32), each model is
+
+- centred (its column means removed) when the measure is translation invariant, so that a large
+  offset does not eat the float32 mantissa, and
+- scaled by a power of two that brings its largest magnitude into [1, 2) when the measure is
+  scale invariant: exact in binary floating point, so values are unchanged at ordinary
+  magnitudes and products of 1e20 or 1e-20 activations neither overflow nor underflow.
+
+A measure that is not scale invariant gets an error naming the model when its values would
+overflow the compute dtype's products, instead of a silent inf.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxrsa import measures
+
+
+def _namespace(xs):
+    return jnp if isinstance(xs, jax.Array) else np
+
+
+def exponents(xs) -> np.ndarray:
+    """Per model of `[k, n, d]`, the power of two e with max |x| / 2^e in [1, 2) (0 where the
+    model is all zeros or not finite: nothing to rescale, or an error reported later)."""
+    xp = _namespace(xs)
+    peak = np.asarray(xp.max(xp.abs(xs), axis=(1, 2)), dtype=np.float64)
+    ok = np.isfinite(peak) & (peak > 0)
+    return np.where(ok, np.frexp(np.where(ok, peak, 1.0))[1] - 1, 0).astype(np.int64)
+
+
+def to_compute(xs, dtype, measure: measures.Measure, labels, exponent=None):
+    """`[k, n, d]` activations of k models as the compute dtype, centred and rescaled in their
+    own precision as `measure`'s invariances allow (see the module docstring).
+
+    Args:
+        xs: a NumPy or JAX array `[k, n, d]`, any real dtype.
+        dtype: the compute dtype.
+        measure: its `translation_invariant` and `scale_invariant` decide what is done.
+        labels: the k models' names, for errors.
+        exponent: per-model powers of two to divide by (default: from `xs` itself); a stream
+            of batches passes the same ones for every batch.
+    """
+    xp = _namespace(xs)
+    if not xp.issubdtype(xs.dtype, xp.floating) or xs.dtype.itemsize < 4:
+        xs = xs.astype(np.promote_types(dtype, np.float32) if xp is np else jnp.float32)
+    if measure.translation_invariant:
+        xs = xs - xs.mean(axis=1, keepdims=True)
+    if measure.scale_invariant:
+        e = exponents(xs) if exponent is None else np.asarray(exponent)
+        factor = np.ldexp(1.0, -e).astype(xs.dtype)
+        xs = xs * (factor[:, None, None] if xp is np else jnp.asarray(factor)[:, None, None])
+    else:
+        _check_range(xs, dtype, measure, labels)
+    return xs.astype(dtype)
+
+
+def _check_range(xs, dtype, measure, labels) -> None:
+    """Raise if a product of n x d values of this magnitude could overflow `dtype`."""
+    xp = _namespace(xs)
+    n, d = xs.shape[1:]
+    peak = np.asarray(xp.max(xp.abs(xs), axis=(1, 2)), dtype=np.float64)
+    limit = float(np.sqrt(np.finfo(dtype).max / (n * d)))
+    too_big = np.isfinite(peak) & (peak > limit)
+    if too_big.any():
+        i = int(np.argmax(too_big))
+        raise ValueError(
+            f"{labels[i]}: activations up to {peak[i]:.3g} in magnitude overflow the {dtype} "
+            f"products of {measure} (which is not scale invariant), whose limit here is "
+            f"{limit:.3g}; rescale the activations"
+            + ("" if dtype == np.float64 else " or pass float64 with jax_enable_x64")
+        )
