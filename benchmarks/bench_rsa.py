@@ -15,7 +15,8 @@ import numpy as np
 
 import jaxrsa
 from benchmarks._common import best_time, emit, log, machine, matmul_gflops
-from jaxrsa import _pairwise, measures
+from jaxrsa import measures
+from jaxrsa._pairwise import _engine, _layout, _plan
 
 PEER_METHOD = {"rsa_pearson": "corr", "rsa_spearman": "spearman", "rsa_cosine": "cosine"}
 
@@ -32,15 +33,14 @@ def activations(m: int, n: int, d: int, seed: int = 0) -> np.ndarray:
 def product_phase(reps: np.ndarray, measure) -> tuple[float, float]:
     """Seconds and FLOPs of the engine's block products alone (prepared features held)."""
     measure = measures.get(measure)
-    side = _pairwise._side(jaxrsa._inputs.as_reps(reps), measure)
-    plan = _pairwise._plan(measure, (side,), reps.dtype, None, _pairwise.DEFAULT_MEMORY_BUDGET)
-    blocks = [_pairwise._prepare_block(measure, b, side, plan, reps.dtype) for b in plan.blocks]
-    steps = _pairwise._schedule(plan, symmetric=True)
+    job = _engine.job(measure, jaxrsa._inputs.as_reps(reps), None, None, None, None, "float32")
+    blocks = [_engine.prepare_block(job, b) for b in job.plan.blocks]
+    steps = _plan.schedule(job.plan, symmetric=True)
     flops = sum(
         2 * blocks[i].shape[0] * blocks[j].shape[0] * blocks[i].shape[1] for i, j, _ in steps
     )
     seconds = best_time(
-        lambda: [_pairwise._block(measure, blocks[i], blocks[j]) for i, j, _ in steps]
+        lambda: [_layout.block(job.measure, blocks[i], blocks[j], job.layout) for i, j, _ in steps]
     )
     return seconds, flops
 
