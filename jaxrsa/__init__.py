@@ -14,6 +14,7 @@ from jaxrsa._mds import classical_mds as classical_mds
 from jaxrsa._mds import mds as mds
 from jaxrsa._mds import procrustes_align as procrustes_align
 from jaxrsa._mds import to_dissimilarity as to_dissimilarity
+from jaxrsa._minibatch import minibatch_cka as minibatch_cka
 from jaxrsa._pairwise import similarity as similarity
 from jaxrsa._pairwise import similarity_matrix as similarity_matrix
 from jaxrsa._version import __version__ as __version__
@@ -25,6 +26,7 @@ __all__ = [
     "classical_mds",
     "mds",
     "measures",
+    "minibatch_cka",
     "procrustes_align",
     "rdm",
     "rsm",

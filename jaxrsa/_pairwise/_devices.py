@@ -12,14 +12,14 @@ from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from jaxrsa import _inputs
+
 AXIS = "models"
 
 
 def mesh(devices) -> Mesh | None:
     """The devices' one-axis mesh, None for one device."""
-    devices = list(jax.devices() if devices is None else devices)
-    if not devices:
-        raise ValueError("devices: empty")
+    devices = _inputs.devices("devices", devices)
     return None if len(devices) == 1 else Mesh(np.array(devices), (AXIS,))
 
 

@@ -51,8 +51,7 @@ def side(reps: _inputs.Reps, measure: measures.Measure, like: Side | None = None
             needs=f"{measure} needs",
         )  # fmt: skip
     for label, dtype in zip(reps.labels, dtypes, strict=True):
-        if dtype.kind not in "biuf" and not jnp.issubdtype(dtype, jnp.floating):
-            raise TypeError(f"{label}: activations must be real numbers, got dtype {dtype}")
+        _inputs.real_dtype(label, dtype)
     return Side(reps, shapes, dtypes)
 
 

@@ -84,6 +84,18 @@ class CKA(GramMeasure):
             return "the median squared distance is zero (most examples coincide)"
         return "every example has the same representation (zero variance across examples)"
 
+    def centred_gram(self, xc: Float[Array, "n d"]) -> Float[Array, " p"]:
+        """The centred linear Gram Xc Xc^T (debiased: U-centred) of centred activations, as a
+        vector whose dot products are the Frobenius products of the matrices (HSIC up to a
+        factor): `[n (n + 1) / 2]`, or `[n (n - 1) / 2]` debiased (its diagonal is zero).
+
+        `prepare` normalizes it; `jaxrsa.minibatch_cka` adds its products over batches.
+        """
+        if not self.debiased:  # H X X^T H = Xc Xc^T, by triangle blocks (`gram_triangle`)
+            upper, diagonal = gram_triangle(xc)
+            return jnp.concatenate([2.0**0.5 * upper, diagonal])
+        return 2.0**0.5 * tri(u_centre(symmetrize(gram(xc))))  # a Python float keeps the dtype
+
     def prepare(self, x: Float[Array, "n d"]) -> Float[Array, " p"]:
         """Unit feature vector of the centred Gram: `[n (n + 1) / 2]` (`[n (n - 1) / 2]` debiased).
 
@@ -93,14 +105,9 @@ class CKA(GramMeasure):
         if self.kernel == "linear":
             xc = x - jnp.mean(x, axis=0)
             flat = is_noise(jnp.linalg.norm(xc), jnp.max(jnp.abs(x)), x.size)
-            xc = jnp.where(flat, jnp.nan, xc)
-            if not self.debiased:  # H X X^T H = Xc Xc^T, by triangle blocks (`gram_triangle`)
-                upper, diagonal = gram_triangle(xc)
-                return unit(jnp.concatenate([np.sqrt(2.0) * upper, diagonal]))
-            k = symmetrize(gram(xc))
-        else:
-            k = rbf_kernel(x, self.threshold)
-            k = k if self.debiased else double_centre(k)
+            return unit(self.centred_gram(jnp.where(flat, jnp.nan, xc)))
+        k = rbf_kernel(x, self.threshold)
+        k = k if self.debiased else double_centre(k)
         if self.debiased:
             return unit(tri(u_centre(k)))
         return unit(jnp.concatenate([np.sqrt(2.0) * tri(k), jnp.diagonal(k)]))
