@@ -7,6 +7,10 @@ Subpackages `jaxrsa.data`, `jaxrsa.models` and `jaxrsa.plot` are imported on dem
 
 from jaxrsa import measures as measures
 from jaxrsa._first_order import rdm as rdm
+from jaxrsa._inference import BootstrapResult as BootstrapResult
+from jaxrsa._inference import PermutationResult as PermutationResult
+from jaxrsa._inference import bootstrap as bootstrap
+from jaxrsa._inference import permutation_test as permutation_test
 from jaxrsa._first_order import rsm as rsm
 from jaxrsa._mds import MDSResult as MDSResult
 from jaxrsa._mds import MDSStatus as MDSStatus
@@ -20,6 +24,10 @@ from jaxrsa._pairwise import similarity_matrix as similarity_matrix
 from jaxrsa._version import __version__ as __version__
 
 __all__ = [
+    "BootstrapResult",
+    "PermutationResult",
+    "bootstrap",
+    "permutation_test",
     "MDSResult",
     "MDSStatus",
     "__version__",
