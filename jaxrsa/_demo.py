@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxrsa import _files
+
 FAMILIES = {
     "MLP": ("mlp", {"hidden": (256, 128)}),
     "CNN": ("cnn", {"channels": (16, 32), "dense": (128,)}),
@@ -63,6 +65,41 @@ def probe_set(test, samples: int):
     return images[:samples], labels[:samples]
 
 
+def check_feasible(config: DemoConfig, probe_images: np.ndarray) -> None:
+    """Raise before any training if the demo could not finish with these options.
+
+    The model map needs 3 models; every compared layer (penultimate of each model, every layer
+    of the first MLP and CNN) must suit the measure at `config.samples` examples: the measure
+    is run once on random activations of those shapes, so its own checks (CCA needs more
+    examples than features, mutual kNN more than k) speak, naming the layer.
+    """
+    import jax
+    from flax import nnx
+
+    import jaxrsa
+    from jaxrsa.models._families import abstract_model
+
+    if config.mlps + config.cnns < 3:
+        raise ValueError(
+            f"--mlps {config.mlps} --cnns {config.cnns}: the model map (2-D MDS) needs at least "
+            f"3 models, got {config.mlps + config.cnns}"
+        )
+    rng = np.random.default_rng(0)
+    shapes = {}
+    image = jax.ShapeDtypeStruct((1, *probe_images.shape[1:]), probe_images.dtype)
+    for family, (kind, arch) in FAMILIES.items():
+        graph, state = nnx.split(abstract_model(kind, arch))
+        features = jax.eval_shape(lambda s, x, g=graph: nnx.merge(g, s).features(x), state, image)
+        for layer, a in features.items():
+            if layer != "input":
+                shapes[f"{family.lower()}0 {layer}"] = (config.samples, int(np.prod(a.shape[1:])))
+    dummy = {name: rng.standard_normal(shape, np.float32) for name, shape in shapes.items()}
+    try:
+        jaxrsa.similarity_matrix(dummy, measure=config.measure)
+    except ValueError as e:
+        raise ValueError(f"--measure {config.measure} --samples {config.samples}: {e}") from None
+
+
 def family_summary(similarity: np.ndarray, groups: list[str]) -> dict:
     """Mean similarity within each family and between families (off-diagonal entries)."""
     groups = np.asarray(groups)
@@ -108,6 +145,7 @@ def run_demo(config: DemoConfig) -> dict:
     measures.get(config.measure)  # fail early on a bad name
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
+    _files.remove_stale(out)
     stages = _Stages()
     key = jax.random.key(config.seed)
     counts = {"MLP": config.mlps, "CNN": config.cnns}
@@ -118,6 +156,7 @@ def run_demo(config: DemoConfig) -> dict:
     )
     train, test = stages.run("data", load_data, config.data)
     probe_images, probe_labels = probe_set(test, config.samples)
+    check_feasible(config, probe_images)
 
     zoos = {}
     for i, (family, (kind, arch)) in enumerate(FAMILIES.items()):
@@ -145,8 +184,14 @@ def run_demo(config: DemoConfig) -> dict:
     acts = stages.run("activations", every_epoch)  # family -> [epochs + 1, m, n, d]
     names = [f"{f.lower()}{i}" for f, z in zoos.items() for i in range(z.n_models)]
     groups = [f for f, z in zoos.items() for _ in range(z.n_models)]
-    final = [a for f in zoos for a in acts[f][-1]]
-    snapshots = [a for f in zoos for model in np.swapaxes(acts[f], 0, 1) for a in model]
+    final = dict(zip(names, (a for f in zoos for a in acts[f][-1]), strict=True))
+    snapshots = {
+        f"{name} epoch {e}": a
+        for name, model in zip(
+            names, (m for f in zoos for m in np.swapaxes(acts[f], 0, 1)), strict=True
+        )
+        for e, a in enumerate(model)
+    }
 
     def similarities():
         s_final = np.asarray(jaxrsa.similarity_matrix(final, measure=config.measure))
@@ -219,7 +264,7 @@ def run_demo(config: DemoConfig) -> dict:
         plot.save(fig, out / "layers.png")
         first = {f: i for i, f in reversed(list(enumerate(groups)))}
         panel = [probe_images.reshape(len(probe_images), -1).astype(np.float32)]
-        panel += [final[first[f]] for f in zoos]
+        panel += [final[names[first[f]]] for f in zoos]
         titles = ["input pixels"] + [f"{names[first[f]]} penultimate" for f in zoos]
         rdms = np.stack([np.asarray(jaxrsa.rdm(p, "correlation")) for p in panel])
         plot.save(plot.rdm_panel(rdms, titles, probe_labels), out / "rdms.png")
@@ -238,19 +283,20 @@ def run_demo(config: DemoConfig) -> dict:
         },
         "seconds": stages.seconds,
     }
-    np.savez_compressed(
-        out / "results.npz",
-        names=np.array(names),
-        families=np.array(groups),
-        similarity=s_final,
-        similarity_all_epochs=s_all,
-        embedding=np.asarray(mapped.embedding),
-        trajectories=trajectories,
-        test_accuracy=acc,
-        probe_labels=probe_labels,
-        **{f"layers_{f}": sim for f, (_, sim) in layer_sims.items()},
-    )
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    with _files.atomic_open(out / "results.npz") as f:
+        np.savez_compressed(
+            f,
+            names=np.array(names),
+            families=np.array(groups),
+            similarity=s_final,
+            similarity_all_epochs=s_all,
+            embedding=np.asarray(mapped.embedding),
+            trajectories=trajectories,
+            test_accuracy=acc,
+            probe_labels=probe_labels,
+            **{f"layers_{f}": sim for f, (_, sim) in layer_sims.items()},
+        )
+    _files.write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     _print_table(summary, accuracy)
     print(f"figures and results in {out}/")
     return summary

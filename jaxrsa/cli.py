@@ -1,7 +1,9 @@
 """The `jaxrsa` command: `demo`, `compare` and `embed`.
 
-Bad paths and malformed files end with one line on stderr and exit code 2, never a traceback
-(set JAXRSA_DEBUG=1 to see one).
+Every error the user can fix (a bad option, path or file) ends with one line on stderr that
+names the argument or the file, and exit code 2, never a traceback (set JAXRSA_DEBUG=1 to see
+one). Every file is written atomically (`jaxrsa._files`), only at the path printed, and never
+over an input.
 """
 
 import argparse
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxrsa import _files, _inputs
 from jaxrsa._demo import DemoConfig
 
 EXIT_USAGE = 2
@@ -97,10 +100,45 @@ def read_matrix(path: str | os.PathLike) -> tuple[np.ndarray, list[str], str]:
     return np.asarray(matrix, np.float64), names, kind
 
 
-def groups_of(names: list[str], pattern: str) -> list[str]:
+def groups_of(names: list[str], pattern: str | re.Pattern) -> list[str]:
     """The group of each model: the first match of `pattern` in its name (else the name)."""
     regex = re.compile(pattern)
     return [(m.group(0) if (m := regex.search(n)) else n) for n in names]
+
+
+# --------------------------------------------------------------------------- writing files
+
+COMPARE_SUFFIXES = (".npz", ".csv")
+
+
+def output_path(out: str, suffixes: tuple[str, ...], inputs=(), option: str = "--out") -> Path:
+    """`out` as the path to write, or a CommandError naming `option`.
+
+    The format comes from the suffix, which must be one of `suffixes` (a name without one, or
+    with another, is refused rather than silently extended); an existing directory is refused;
+    a path that is one of `inputs` (the same file, however spelled) is refused.
+    """
+    path = Path(out)
+    if path.is_dir():
+        example = path / f"out{suffixes[0]}"
+        raise CommandError(f"{option} {out}: is a directory; name a file in it, e.g. {example}")
+    if path.suffix.lower() not in suffixes:
+        raise CommandError(
+            f"{option} {out}: the file name must end in {' or '.join(suffixes)}, which sets the "
+            "format"
+        )
+    for source in inputs:
+        source = Path(source)
+        if path.resolve() == source.resolve() or (
+            path.exists() and source.exists() and os.path.samefile(path, source)
+        ):
+            raise CommandError(f"{option} {out}: is the input {source}; refusing to overwrite it")
+    return path
+
+
+def coordinates_path(image: Path) -> Path:
+    """Where `embed` writes the map's coordinates by default: ``MAP.coords.npz`` next to it."""
+    return image.with_name(f"{image.stem}.coords.npz")
 
 
 # --------------------------------------------------------------------------- commands
@@ -109,6 +147,7 @@ def groups_of(names: list[str], pattern: str) -> list[str]:
 def cmd_compare(args) -> None:
     import jaxrsa
 
+    out = output_path(args.out, COMPARE_SUFFIXES, inputs=[args.acts])
     acts = read_activations(args.acts)
     sim = jaxrsa.similarity_matrix(
         acts,
@@ -117,13 +156,12 @@ def cmd_compare(args) -> None:
         memory_budget=args.memory_budget,
         progress=True,
     )
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     names = np.array(list(acts))
-    if out.suffix == ".csv":
-        np.savetxt(out, np.asarray(sim), delimiter=",", header=",".join(names), comments="")
-    else:
-        np.savez(out, similarity=np.asarray(sim), names=names, measure=np.array(args.measure))
+    with _files.atomic_open(out) as f:
+        if out.suffix.lower() == ".csv":
+            np.savetxt(f, np.asarray(sim), delimiter=",", header=",".join(names), comments="")
+        else:
+            np.savez(f, similarity=np.asarray(sim), names=names, measure=np.array(args.measure))
     print(f"{len(names)} x {len(names)} {args.measure} similarity -> {out}")
 
 
@@ -132,7 +170,12 @@ def cmd_embed(args) -> None:
 
     import jaxrsa
     from jaxrsa import plot
+    from jaxrsa.plot._style import FIGURE_FORMATS
 
+    out = output_path(args.out, tuple(f".{f}" for f in FIGURE_FORMATS), [args.matrix])
+    coords = output_path(
+        args.coords or coordinates_path(out), (".npz",), [args.matrix, out], option="--coords"
+    )
     matrix, names, kind = read_matrix(args.matrix)
     dissim = jaxrsa.to_dissimilarity(matrix, args.method) if kind == "similarity" else matrix
     result = jaxrsa.mds(dissim, n_components=2, n_init=args.n_init, key=jax.random.key(args.seed))
@@ -143,15 +186,19 @@ def cmd_embed(args) -> None:
         names=names if len(names) <= 30 else None,
         title=f"{Path(args.matrix).name}: MDS (Kruskal stress-1 {float(result.stress_1):.3f})",
     )
-    plot.save(fig, args.out)
-    emb = Path(args.out).with_suffix(".npz")
-    np.savez(emb, embedding=np.asarray(result.embedding), names=np.array(names))
-    print(f"map of {len(names)} models -> {args.out} (coordinates in {emb})")
+    plot.save(fig, out)
+    with _files.atomic_open(coords) as f:
+        np.savez(f, embedding=np.asarray(result.embedding), names=np.array(names))
+    print(f"map of {len(names)} models -> {out} (coordinates in {coords})")
 
 
 def cmd_demo(args) -> None:
     from jaxrsa._demo import run_demo
 
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise CommandError(
+            f"--out {args.out}: exists and is not a folder (the demo writes a folder)"
+        )
     config = DemoConfig(
         out=args.out,
         data=args.data,
@@ -168,24 +215,53 @@ def cmd_demo(args) -> None:
 # --------------------------------------------------------------------------- parser
 
 
-def _positive_int(text: str) -> int:
+def _whole_number(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def _positive_int(text: str) -> int:
+    value = _whole_number(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
     return value
 
 
+def _seed(text: str) -> int:
+    try:
+        return _inputs.seed("the seed", _whole_number(text))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _regex(text: str) -> re.Pattern:
+    try:
+        return re.compile(text)
+    except re.error as e:
+        raise argparse.ArgumentTypeError(f"not a valid regular expression {text!r} ({e})") from None
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line (``jaxrsa demo: error: argument --seed: ...``), exit code 2."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {_one_line(message)} (see {self.prog} -h)\n")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
 def parser() -> argparse.ArgumentParser:
     from jaxrsa import measures
 
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="jaxrsa",
         description="Compare neural networks by their representations (RSA, CKA, CCA, MDS).",
     )
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     d = sub.add_parser(
         "demo",
@@ -218,7 +294,7 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument(
         "--measure", default=demo.measure, choices=measures.names(), help="default: %(default)s"
     )
-    d.add_argument("--seed", type=int, default=demo.seed, help="default: %(default)s")
+    d.add_argument("--seed", type=_seed, default=demo.seed, help="default: %(default)s")
     d.set_defaults(run=cmd_demo)
 
     c = sub.add_parser(
@@ -232,7 +308,11 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--measure", default="rsa", choices=measures.names(), help="default: %(default)s"
     )
-    c.add_argument("--out", required=True, help="output .npz (similarity, names) or .csv")
+    c.add_argument(
+        "--out",
+        required=True,
+        help="output file: NAME.npz (similarity, names, measure) or NAME.csv",
+    )
     c.add_argument("--block-size", type=_positive_int, default=None, help="models per block")
     c.add_argument(
         "--memory-budget", type=_positive_int, default=None, help="working memory in bytes"
@@ -246,7 +326,14 @@ def parser() -> argparse.ArgumentParser:
         "compare` (or a square .npy/.csv similarity matrix) and draw the map.",
     )
     e.add_argument("matrix", help=".npz from `jaxrsa compare`, or a square .npy/.csv")
-    e.add_argument("--out", required=True, help="output image (.png, .pdf or .svg)")
+    e.add_argument(
+        "--out", required=True, help="output image: a file name ending in .png, .pdf or .svg"
+    )
+    e.add_argument(
+        "--coords",
+        default=None,
+        help="where the coordinates go (.npz; default: next to the image, MAP.coords.npz)",
+    )
     e.add_argument(
         "--method",
         default="angular",
@@ -255,9 +342,10 @@ def parser() -> argparse.ArgumentParser:
         "(default: %(default)s)",
     )
     e.add_argument("--n-init", type=_positive_int, default=4, help="MDS restarts")
-    e.add_argument("--seed", type=int, default=0, help="seed of the MDS restarts")
+    e.add_argument("--seed", type=_seed, default=0, help="seed of the MDS restarts")
     e.add_argument(
         "--group-pattern",
+        type=_regex,
         default=r"^[A-Za-z]+",
         help="regex whose first match in a model's name is its group (colour); "
         "default: the leading letters",
@@ -273,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     except (CommandError, ValueError, TypeError, OSError) as e:
         if os.environ.get("JAXRSA_DEBUG"):
             raise
-        print(f"jaxrsa {args.command}: error: {e}", file=sys.stderr)
+        print(f"jaxrsa {args.command}: error: {_one_line(e)}", file=sys.stderr)
         return EXIT_USAGE
     return 0
 

@@ -56,7 +56,7 @@ def test_compare_then_embed(tmp_path, acts):
         )
     assert cli.main(["embed", str(tmp_path / "sim.npz"), "--out", str(tmp_path / "map.png")]) == 0
     assert (tmp_path / "map.png").stat().st_size > 10_000
-    with np.load(tmp_path / "map.npz") as z:
+    with np.load(tmp_path / "map.coords.npz") as z:
         assert z["embedding"].shape == (5, 2)
 
 
@@ -152,3 +152,151 @@ def test_demo_end_to_end_tiny(tmp_path):
         assert z["trajectories"].shape == (4, 2, 2)
         assert z["similarity_all_epochs"].shape == (8, 8)
     assert "between families" in proc.stdout
+    assert not [p for p in out.rglob("*") if ".tmp-" in p.name]
+    # A sidecar that lost a metric is refused by name on the next run: one line, exit code 2.
+    sidecar = out / "checkpoints" / "mlp" / "epoch_0001.json"
+    meta = json.loads(sidecar.read_text())
+    del meta["metrics"]["test_accuracy"]
+    sidecar.write_text(json.dumps(meta))
+    again = run(*proc.args[3:])
+    assert again.returncode == 2 and len(again.stderr.strip().splitlines()) == 1, again.stderr
+    assert str(sidecar) in again.stderr and "corrupt" in again.stderr
+
+
+# --------------------------------------------------------------------------- --out, atomic files
+
+
+def one_line_error(capsys, args, *needles):
+    """`jaxrsa ARGS` in this process: exit code 2, one line on stderr naming each of `needles`."""
+    capsys.readouterr()
+    try:
+        code = cli.main([str(a) for a in args])
+    except SystemExit as e:  # argparse's usage errors
+        code = e.code
+    err = capsys.readouterr().err
+    assert code == 2, (code, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].startswith("jaxrsa "), lines[0]
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+    return lines[0]
+
+
+@pytest.fixture
+def sim(tmp_path, acts):
+    path = tmp_path / "sim.npz"
+    assert cli.main(["compare", str(tmp_path / "acts.npz"), "--out", str(path)]) == 0
+    return path
+
+
+def test_embed_never_writes_over_its_input(tmp_path, sim, capsys):
+    before = sim.read_bytes()
+    assert cli.main(["embed", str(sim), "--out", str(tmp_path / "sim.png")]) == 0
+    printed = capsys.readouterr().out
+    assert sim.read_bytes() == before
+    assert str(tmp_path / "sim.png") in printed and str(tmp_path / "sim.coords.npz") in printed
+    with np.load(tmp_path / "sim.coords.npz") as z:
+        assert list(z["names"]) == [f"mlp{i}" for i in range(3)] + ["cnn0", "cnn1"]
+    # The coordinates asked for at the input's path: refused, input untouched.
+    args = ["embed", sim, "--out", tmp_path / "m.png", "--coords", sim]
+    one_line_error(capsys, args, "--coords", "refusing to overwrite")
+    assert sim.read_bytes() == before and not (tmp_path / "m.png").exists()
+
+
+@pytest.mark.parametrize(
+    "command, out, needle",
+    [
+        ("compare", "{p}", "is a directory"),  # an existing folder
+        ("compare", "{p}/pipe", "must end in .npz or .csv"),  # no suffix: not silently .npz
+        ("compare", "{p}/x.txt", "must end in .npz or .csv"),
+        ("compare", "{p}/acts.npz", "is the input"),
+        ("compare", "{p}/./acts.npz", "is the input"),  # the same file, spelled otherwise
+        ("embed", "{p}", "is a directory"),
+        ("embed", "{p}/map", "must end in .png or .pdf or .svg"),
+        ("embed", "{p}/map.npz", "must end in .png or .pdf or .svg"),
+    ],
+)
+def test_out_must_name_a_file_of_a_known_format(tmp_path, capsys, acts, command, out, needle):
+    source = tmp_path / "acts.npz"
+    if command == "embed":
+        source = tmp_path / "s.npy"
+        np.save(source, np.eye(4))
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    one_line_error(capsys, [command, source, "--out", out.format(p=tmp_path)], "--out", needle)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # nothing written
+
+
+def test_compare_prints_exactly_the_path_it_writes(tmp_path, acts, capsys):
+    out = tmp_path / "new" / "s.NPZ"
+    assert cli.main(["compare", str(tmp_path / "acts.npz"), "--out", str(out)]) == 0
+    assert capsys.readouterr().out.strip().endswith(f"-> {out}")
+    assert sorted(p.name for p in out.parent.iterdir()) == ["s.NPZ"]
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["demo", "--seed", "1e23"], "--seed"),
+        (["demo", "--seed", str(10**23)], "--seed"),
+        (["demo", "--seed", "-1"], "--seed"),
+        (["embed", "m.npz", "--out", "m.png", "--seed", "1e23"], "--seed"),
+        (["embed", "m.npz", "--out", "m.png", "--group-pattern", "(mlp"], "--group-pattern"),
+        (["compare", "a.npz", "--out", "o.npz", "--block-size", "1.5"], "--block-size"),
+        (["demo", "--mlps", "0"], "--mlps"),
+        (["compare", "a.npz", "--out", "o.npz", "--measure", "nope"], "invalid choice"),
+        (["demo", "--mlps", "1", "--cnns", "1"], "needs at least 3 models"),
+        (["demo", "--measure", "mutual_knn", "--samples", "10"], "needs at least 11 examples"),
+    ],
+)
+def test_bad_options_are_one_line_naming_the_argument(tmp_path, capsys, args, needle):
+    args = [str(tmp_path / a) if a.endswith((".npz", ".png")) else a for a in args]
+    if args[0] == "demo":
+        args += ["--out", str(tmp_path / "demo")]
+    one_line_error(capsys, args, needle)
+    assert not (tmp_path / "demo" / "checkpoints").exists()  # refused before any training
+
+
+def test_demo_checks_the_measure_before_training(tmp_path, monkeypatch):
+    """--measure cca with fewer samples than a layer's width fails before the first step,
+    naming the model and layer by their real names."""
+    from jaxrsa import _demo
+
+    monkeypatch.setattr(_demo, "FAMILIES", {"MLP": ("mlp", {"hidden": (64, 32)})})
+    monkeypatch.setattr(
+        "jaxrsa.models.train_zoo", lambda *a, **k: pytest.fail("trained before checking")
+    )
+    config = _demo.DemoConfig(
+        out=str(tmp_path), mlps=3, cnns=0, samples=40, measure="cca", progress=False
+    )
+    with pytest.raises(ValueError, match=r"--measure cca --samples 40: reps\['mlp0 dense_0'\]"):
+        _demo.run_demo(config)
+
+
+def test_a_write_that_fails_keeps_the_old_file_and_no_temporary(tmp_path):
+    from jaxrsa import _files
+
+    path = tmp_path / "results.npz"
+    path.write_bytes(b"the previous good file")
+    with pytest.raises(RuntimeError), _files.atomic_open(path) as f:
+        f.write(b"half a file")
+        raise RuntimeError("killed")
+    assert path.read_bytes() == b"the previous good file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.npz"]
+
+
+def test_the_next_run_removes_temporary_files_of_a_killed_one(tmp_path):
+    from jaxrsa import plot
+    from jaxrsa._files import temporary_path
+
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout.strip()
+    stale = [tmp_path / f".model_map.png.tmp-{dead}", tmp_path / f"trajectories.tmp-{dead}.png"]
+    for p in stale:
+        p.write_bytes(b"")  # what a kill mid-write leaves (0 bytes)
+    live = temporary_path(tmp_path / "other.png")  # this process's own: kept
+    live.write_bytes(b"")
+    fig = plot.model_map(np.eye(3, 2), ["a", "b", "b"])
+    plot.save(fig, tmp_path / "model_map.png")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, "model_map.png"])
