@@ -37,6 +37,8 @@ class DemoConfig:
     seed: int = 0
     batch_size: int = 100
     progress: bool = True
+    resamples: int = 100  # bootstrap replicates behind the map's regions and the intervals
+    permutations: int = 199  # permutation replicates behind the p-values
 
 
 def load_data(data: str):
@@ -202,6 +204,19 @@ def run_demo(config: DemoConfig) -> dict:
 
     s_final, s_all = stages.run("similarity", similarities)
 
+    def inference():
+        k_boot, k_perm = jax.random.split(jax.random.fold_in(key, 7))
+        boot, replicates = jaxrsa.bootstrap(
+            final, measure=config.measure, n_resamples=config.resamples, key=k_boot,
+            return_replicates=True,
+        )  # fmt: skip
+        perm = jaxrsa.permutation_test(
+            final, measure=config.measure, n_permutations=config.permutations, key=k_perm
+        )
+        return boot, replicates, perm
+
+    boot, replicates, perm = stages.run("inference", inference)
+
     def embed():
         k1, k2 = jax.random.split(jax.random.fold_in(key, 99))
         mapped = jaxrsa.mds(jaxrsa.to_dissimilarity(s_final), key=k1)
@@ -209,6 +224,15 @@ def run_demo(config: DemoConfig) -> dict:
         return mapped, paths
 
     mapped, paths = stages.run("mds", embed)
+
+    def uncertainty():
+        """Every bootstrap matrix embedded from the main map and aligned to it."""
+        sims = np.clip(0.5 * (replicates + np.swapaxes(replicates, 1, 2)), -1.0, 1.0)
+        sims[:, np.arange(len(names)), np.arange(len(names))] = 1.0  # self-similarity is exact
+        fits = jaxrsa.mds(jaxrsa.to_dissimilarity(sims), init=mapped.embedding)
+        return np.asarray(jaxrsa.procrustes_align(fits.embedding, mapped.embedding))
+
+    regions = stages.run("map regions", uncertainty)
     trajectories = np.asarray(paths.embedding).reshape(len(names), config.epochs + 1, 2)
 
     def layers():
@@ -227,6 +251,8 @@ def run_demo(config: DemoConfig) -> dict:
     accuracy = {f: np.asarray(z.metrics["test_accuracy"][-1]) for f, z in zoos.items()}
     acc = np.concatenate(list(accuracy.values()))
 
+    chance = (np.asarray(perm.p_value) >= 0.05) & ~np.eye(len(names), dtype=bool)
+
     def figures():
         extra = {f: f"test accuracy {a.mean():.3f}" for f, a in accuracy.items()}
         plot.save(
@@ -234,6 +260,7 @@ def run_demo(config: DemoConfig) -> dict:
                 np.asarray(mapped.embedding),
                 groups,
                 legend_extra=extra,
+                regions=regions,
                 title=f"MNIST models by representational similarity ({config.measure}, MDS)",
             ),
             out / "model_map.png",
@@ -251,8 +278,9 @@ def run_demo(config: DemoConfig) -> dict:
                 s_final,
                 names,
                 groups,
-                title=f"Model x model similarity ({config.measure})",
+                title=f"Model x model similarity ({config.measure}; x: permutation p >= 0.05)",
                 label=config.measure,
+                chance=chance,
             ),
             out / "similarity.png",
         )
@@ -277,6 +305,18 @@ def run_demo(config: DemoConfig) -> dict:
         "families": groups,
         "test_accuracy": dict(zip(names, acc.round(4).tolist(), strict=True)),
         "similarity": family_summary(s_final, groups),
+        "inference": {
+            "n_resamples": config.resamples,
+            "confidence": boot.confidence,
+            "n_permutations": config.permutations,
+            "not_different_from_chance": int(chance[np.triu_indices(len(names), 1)].sum()),
+            "pairs": int(len(names) * (len(names) - 1) // 2),
+            "similarity": _rounded(s_final),
+            "low": _rounded(boot.low),
+            "high": _rounded(boot.high),
+            "p_value": _rounded(perm.p_value),
+            "calibrated": None if perm.calibrated is None else _rounded(perm.calibrated),
+        },
         "mds_stress_1": {
             "model_map": float(mapped.stress_1),
             "trajectories": float(paths.stress_1),
@@ -291,6 +331,11 @@ def run_demo(config: DemoConfig) -> dict:
             similarity=s_final,
             similarity_all_epochs=s_all,
             embedding=np.asarray(mapped.embedding),
+            bootstrap_low=np.asarray(boot.low),
+            bootstrap_high=np.asarray(boot.high),
+            bootstrap_embeddings=regions,
+            p_value=np.asarray(perm.p_value),
+            null_mean=np.asarray(perm.null_mean),
             trajectories=trajectories,
             test_accuracy=acc,
             probe_labels=probe_labels,
@@ -300,6 +345,11 @@ def run_demo(config: DemoConfig) -> dict:
     _print_table(summary, accuracy)
     print(f"figures and results in {out}/")
     return summary
+
+
+def _rounded(matrix) -> list:
+    """A matrix as nested lists with 4 decimals, for the summary."""
+    return np.round(np.asarray(matrix, np.float64), 4).tolist()
 
 
 def _print_table(summary: dict, accuracy: dict) -> None:

@@ -26,12 +26,27 @@ def _check_groups(groups, m: int) -> list[str]:
     return groups
 
 
+# Squared Mahalanobis radius holding 95% of a 2-D normal: the chi-square(2) 0.95 quantile.
+CHI2_2DOF_95 = 5.991464547107979
+
+
+def ellipse(points: np.ndarray, level: float = CHI2_2DOF_95, steps: int = 64) -> np.ndarray:
+    """`[steps + 1, 2]` outline of the normal-theory region of `points` `[r, 2]` (mean and
+    covariance of the points; the 95% region by default)."""
+    mean, cov = points.mean(axis=0), np.cov(points.T)
+    values, vectors = np.linalg.eigh(cov)
+    t = np.linspace(0.0, 2 * np.pi, steps + 1)
+    circle = np.stack([np.cos(t), np.sin(t)], axis=1)
+    return mean + (circle * np.sqrt(np.maximum(values, 0.0) * level)) @ vectors.T
+
+
 def model_map(
     embedding: ArrayLike,
     groups: Sequence[str],
     *,
     names: Sequence[str] | None = None,
     legend_extra: dict[str, str] | None = None,
+    regions: ArrayLike | None = None,
     title: str = "Models by representational similarity (MDS)",
     ax=None,
 ) -> Figure:
@@ -42,6 +57,9 @@ def model_map(
         groups: the family of each model (e.g. "MLP", "CNN"); sets colour and marker.
         names: optional label drawn next to each model (keep it short).
         legend_extra: text appended to a group's legend entry (e.g. mean accuracy).
+        regions: optional `[r, m, 2]` positions of every model in r replicate maps aligned to
+            `embedding` (e.g. MDS of bootstrap similarity matrices, `procrustes_align`-ed):
+            each model's 95% region (normal-theory ellipse) is drawn around it.
         title: axes title.
         ax: draw into these axes instead of a new figure.
 
@@ -51,6 +69,22 @@ def model_map(
     points = _check_points(embedding, "embedding", 2)
     groups = _check_groups(groups, len(points))
     fig, ax = axes_of(ax)
+    extent = points
+    if regions is not None:
+        regions = _check_points(regions, "regions", 3)
+        if regions.shape[1] != len(points) or regions.shape[0] < 3:
+            raise ValueError(
+                f"regions: expected [r >= 3, {len(points)}, 2] replicate positions, got "
+                f"{regions.shape}"
+            )
+        styles = group_styles(groups)
+        outlines = [ellipse(regions[:, i]) for i in range(len(points))]
+        for outline, group in zip(outlines, groups, strict=True):
+            color = styles[group]["color"]
+            ax.fill(*outline.T, color=color, alpha=0.12, linewidth=0)
+            ax.plot(*outline.T, color=color, alpha=0.45, linewidth=0.8)
+        ax.fill([], [], color="0.5", alpha=0.25, label="95% region (bootstrap)")
+        extent = np.concatenate([points, *outlines])
     for group, style in group_styles(groups).items():
         sel = np.array([g == group for g in groups])
         label = f"{group} ({sel.sum()})" + (f", {legend_extra[group]}" if legend_extra else "")
@@ -60,7 +94,7 @@ def model_map(
             ax.annotate(
                 name, (x, y), xytext=(4, 4), textcoords="offset points", fontsize=7, color="0.3"
             )
-    equal_aspect_limits(ax, points)
+    equal_aspect_limits(ax, extent)
     ax.set_xlabel("MDS dimension 1")
     ax.set_ylabel("MDS dimension 2")
     ax.set_title(title)

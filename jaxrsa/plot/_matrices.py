@@ -27,6 +27,7 @@ def similarity_heatmap(
     *,
     title: str = "Model x model similarity",
     label: str = "similarity",
+    chance: ArrayLike | None = None,
     ax=None,
 ) -> Figure:
     """The m x m similarity matrix, models ordered by group, group boundaries drawn.
@@ -38,6 +39,8 @@ def similarity_heatmap(
             group gets a coloured band along the axes.
         title: axes title.
         label: colour bar label.
+        chance: optional `[m, m]` booleans: entries not different from chance (e.g.
+            `permutation_test(...).p_value >= 0.05`), marked with a cross.
         ax: draw into these axes instead of a new figure.
     """
     matrix = _square(matrix, "matrix")
@@ -46,6 +49,10 @@ def similarity_heatmap(
         raise ValueError(
             f"matrix must be [m, m] with m = len(names) = {len(names)}, got {matrix.shape}"
         )
+    if chance is not None:
+        chance = np.asarray(chance)
+        if chance.shape != (m, m) or chance.dtype != bool:
+            raise ValueError(f"chance: expected [{m}, {m}] booleans, got {chance.dtype} {chance.shape}")
     groups = [str(g) for g in groups] if groups is not None else [""] * m
     order = np.argsort([list(dict.fromkeys(groups)).index(g) for g in groups], kind="stable")
     matrix, names, groups = (
@@ -56,6 +63,11 @@ def similarity_heatmap(
     fig, ax = axes_of(ax, 7.2, 6.0)
     image = ax.imshow(matrix, cmap="viridis", interpolation="nearest")
     fig.colorbar(image, ax=ax, shrink=0.8, label=label)
+    if chance is not None and chance.any():
+        rows, cols = np.nonzero(chance[np.ix_(order, order)])
+        ax.scatter(cols, rows, marker="x", s=18, color="white", linewidths=1.0,
+                   label="not different from chance")  # fmt: skip
+        ax.legend(loc="upper right", bbox_to_anchor=(1.0, -0.02), frameon=False, fontsize=8)
     if m <= MAX_TICK_LABELS:
         ax.set_xticks(range(m), names, rotation=90, fontsize=7)
         ax.set_yticks(range(m), names, fontsize=7)
