@@ -7,7 +7,7 @@ import pytest
 from flax import nnx
 
 import jaxrsa.models as jm
-from jaxrsa.models import _activations
+from jaxrsa.models import _capture
 from jaxrsa.models._layers import max_pool_2x2
 
 BN_EPS = 1e-5  # nnx.BatchNorm's default epsilon
@@ -60,7 +60,7 @@ def features_ref(model, images):
 
 
 def randomize(model, seed):
-    """Random parameters and batch-norm statistics (positive variances), in place.
+    """Random parameters and batch-norm statistics (positive variances), in place, same dtypes.
 
     Works on abstract models (`nnx.eval_shape`): no JAX random initialiser is compiled.
     """
@@ -72,7 +72,7 @@ def randomize(model, seed):
     for path, leaf in leaves:
         name = jax.tree_util.keystr(path)
         value = rng.uniform(0.5, 2.0, leaf.shape) if "var" in name else rng.normal(size=leaf.shape)
-        new.append(jnp.asarray(value * (0.3 if "kernel" in name else 1.0), jnp.float32))
+        new.append(jnp.asarray(value * (0.3 if "kernel" in name else 1.0), leaf.dtype))
     nnx.replace_by_pure_dict(state, jax.tree_util.tree_unflatten(treedef, new))
     nnx.update(model, state)
     return model
@@ -117,6 +117,7 @@ def test_public_names():
             "Zoo",
             "ZooConfig",
             "activations",
+            "capture",
             "load_zoo",
             "preprocess",
             "train_zoo",
@@ -247,11 +248,11 @@ def test_train_mode_uses_dropout_and_batch_statistics():
 def test_activations_reuse_one_compiled_program():
     model = make("mlp", dict(hidden=(12, 7)))
     jm.activations(model, images_for(model, 10), "dense_1", batch_size=16)
-    size = _activations._layer_activations._cache_size()
+    size = _capture._run_batch._cache_size()
     for n in (3, 16, 40):
         out = jm.activations(model, images_for(model, n), "dense_1", batch_size=16)
         assert out.shape == (n, 7)
-    assert _activations._layer_activations._cache_size() == size
+    assert _capture._run_batch._cache_size() == size
 
 
 def test_activation_errors():

@@ -5,7 +5,8 @@
 ``"logits"``). `train_zoo` trains many seeds of one architecture at once (one jitted epoch,
 vmapped over the models) with per-epoch checkpoints that a killed run resumes from;
 `activations` and `zoo_activations` read any layer in evaluation mode. Models take raw uint8
-images and scale them with `preprocess`.
+images and scale them with `preprocess`. `capture` reads the layers of any Flax model (NNX or
+Linen) or function the same way: jaxrsa's models are captured like any other.
 
 Determinism: model ``i`` of a zoo is a pure function of its key (``keys[i]``, split from
 ``key``), the data and the number of epochs. The key is split into an init key, a data key
@@ -24,6 +25,7 @@ Examples:
 from jaxrsa.models._activations import activations as activations
 from jaxrsa.models._activations import zoo_activations as zoo_activations
 from jaxrsa.models._base import Classifier as Classifier
+from jaxrsa.models._capture import capture as capture
 from jaxrsa.models._checkpoint import CheckpointError as CheckpointError
 from jaxrsa.models._cnn import CNN as CNN
 from jaxrsa.models._layers import Conv2d as Conv2d
@@ -43,6 +45,7 @@ __all__ = [
     "Zoo",
     "ZooConfig",
     "activations",
+    "capture",
     "load_zoo",
     "preprocess",
     "train_zoo",

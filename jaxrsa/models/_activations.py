@@ -1,37 +1,23 @@
-"""Activations of any named layer, in fixed-size batches, for one model or a whole zoo."""
+"""Activations of the named layers of jaxrsa's models, for one model or a whole zoo.
 
-import functools
+Both are `capture` with the models' layer names (``model.layer_names``), which the models sow
+under `nnx.capture`; a zoo's models run vmapped, one program for all of them.
+"""
+
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import nnx
 from jax.typing import ArrayLike
 from jaxtyping import Array, Float
 
 from jaxrsa import _inputs
 from jaxrsa.models._base import Classifier
+from jaxrsa.models._capture import DEFAULT_BATCH, NNXForward, capture, run_in_batches
 
 if TYPE_CHECKING:
     from jaxrsa.models._zoo import Zoo
-
-DEFAULT_BATCH = 128
-
-
-def layer_activations_kernel(
-    graphdef: nnx.GraphDef, state: nnx.State, images: jax.Array, layers: tuple[str, ...]
-) -> dict[str, Float[Array, "n d"]]:
-    """Evaluation-mode activations ``[n, d]`` (flattened) of `layers` for one model."""
-    features = nnx.merge(graphdef, state).features(images)
-    return {name: features[name].reshape(images.shape[0], -1) for name in layers}
-
-
-@functools.partial(jax.jit, static_argnames=("graphdef", "layers", "stacked"))
-def _layer_activations(graphdef, state, images, layers, stacked):
-    kernel = functools.partial(layer_activations_kernel, graphdef, images=images, layers=layers)
-    return jax.vmap(kernel)(state) if stacked else kernel(state)
 
 
 def _layers(layer: str | Sequence[str], valid: tuple[str, ...]) -> tuple[str, ...]:
@@ -54,24 +40,6 @@ def _images(images: ArrayLike, input_shape: tuple[int, ...]) -> np.ndarray:
     return images
 
 
-def _in_batches(
-    run, images: np.ndarray, batch_size: int, axis: int, names: tuple[str, ...]
-) -> dict[str, Array]:
-    """`run` on fixed-size batches (the last one zero-padded), joined along `axis`."""
-    n = len(images)
-    chunks = []
-    for start in range(0, n, batch_size):
-        batch = images[start : start + batch_size]
-        if len(batch) < batch_size:
-            pad = np.zeros((batch_size - len(batch), *images.shape[1:]), images.dtype)
-            batch = np.concatenate([batch, pad])
-        chunks.append(run(batch))
-    return {
-        name: jax.lax.slice_in_dim(jnp.concatenate([c[name] for c in chunks], axis), 0, n, 1, axis)
-        for name in names
-    }
-
-
 def activations(
     model: Classifier,
     images: ArrayLike,
@@ -81,9 +49,10 @@ def activations(
 ) -> Float[Array, "n d"] | dict[str, Float[Array, "n d"]]:
     """Evaluation-mode activations of one model for any named layer(s).
 
-    Images go through the model in batches of `batch_size` (the last one padded), so any
-    number of images reuses one compiled program. Dropout is off and batch norm uses its
-    running statistics: an image's activations do not depend on its batch.
+    `capture` with the model's layer names: images go through the model in batches of
+    `batch_size` (the last one padded), so any number of images reuses one compiled program.
+    Dropout is off and batch norm uses its running statistics: an image's activations do not
+    depend on its batch.
 
     Args:
         model: an `MLP` or `CNN` (see its ``layer_names``).
@@ -110,13 +79,12 @@ def activations(
         ['dense_0', 'logits']
     """
     if not isinstance(model, Classifier):
-        raise TypeError(f"model must be an MLP or CNN, got {type(model).__name__}")
+        raise TypeError(
+            f"model must be an MLP or CNN, got {type(model).__name__} "
+            "(jaxrsa.models.capture reads any Flax model)"
+        )
     names = _layers(layer, model.layer_names)
-    images = _images(images, model.input_shape)
-    batch_size = _inputs.integer("batch_size", batch_size)
-    graphdef, state = nnx.split(model)
-    run = functools.partial(_layer_activations, graphdef, state, layers=names, stacked=False)
-    out = _in_batches(run, images, batch_size, 0, names)
+    out = capture(model, _images(images, model.input_shape), names, batch_size=batch_size)
     return out[layer] if isinstance(layer, str) else out
 
 
@@ -155,12 +123,13 @@ def zoo_activations(
             or not -n_snapshots <= e < n_snapshots
         ):
             raise ValueError(f"epoch must be in [{-n_snapshots}, {n_snapshots}), got {e!r}")
-    per_epoch = []
-    for e in epochs:
-        run = functools.partial(
-            _layer_activations, zoo.graphdef, zoo.state(int(e)), layers=names, stacked=True
+    forward = NNXForward(zoo.graphdef, ())
+    per_epoch = [
+        run_in_batches(
+            forward, zoo.state(int(e)), images, names, batch_size=batch_size, stacked=True
         )
-        per_epoch.append(_in_batches(run, images, batch_size, 1, names))
+        for e in epochs
+    ]
     if single:
         out = per_epoch[0]
     else:
