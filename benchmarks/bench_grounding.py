@@ -52,10 +52,13 @@ def pool(a: np.ndarray, grid: int = 4) -> np.ndarray:
     return np.stack(cells, axis=-2).reshape(*a.shape[:-3], -1)
 
 
-def activations(seeds: int, epochs: int, samples: int, key: int = 0, small: bool = False):
-    """CNN layers `{layer: [seeds, n, d]}` and MLP penultimate `[seeds, n, d]` of held-out digits."""
+def activations(
+    seeds: int, epochs: int, samples: int, key: int = 0, small: bool = False, train_size=None
+):
+    """CNN layers `{layer: [seeds, n, d]}` and MLP penultimate `[seeds, n, d]` of held-out
+    digits (`small`: tiny models, for the tests)."""
     train, test = load_mnist("train", source="embedded"), load_mnist("test", source="embedded")
-    x, y = train.images, train.labels
+    x, y = train.images[:train_size], train.labels[:train_size]
     held = test.images[:samples]
     cnn_kw = {"channels": (4, 4, 4), "dense": (8, 8)} if small else {
         "channels": (8, 16, 32), "dense": (64, 32)}  # fmt: skip
