@@ -145,7 +145,8 @@ def _chunks(idx: np.ndarray, shapes, chunk_size) -> Iterator[np.ndarray]:
 
 
 def schedule(plan: Plan, symmetric: bool) -> list[tuple[int, int, tuple[int, ...]]]:
-    """Block pairs (i, j) with the blocks to keep cached while computing them.
+    """Block pairs (i, j) with the blocks to keep cached while computing them (the panel's
+    held blocks and the streamed block j).
 
     Row blocks are taken in panels of `capacity - 1` held blocks; each column block is prepared
     once per panel and streamed past it (reversed, so that the last one streamed begins the next
@@ -165,5 +166,5 @@ def schedule(plan: Plan, symmetric: bool) -> list[tuple[int, int, tuple[int, ...
             stream = rows[p0 + width :][::-1]
         else:
             stream = cols
-        steps += [(i, j, held) for j in stream for i in held]
+        steps += [(i, j, (*held, j)) for j in stream for i in held]  # j stays while it streams
     return steps
