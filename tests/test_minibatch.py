@@ -123,3 +123,22 @@ def good(rng, b=6):
 def test_bad_streams_are_clear_errors(rng, make, kwargs, match):
     with pytest.raises((ValueError, TypeError), match=match):
         jaxrsa.minibatch_cka(make(rng), **kwargs)
+
+
+def test_example_heatmap_runs_on_tiny_data(tmp_path):
+    """examples/minibatch_heatmap.py on 300 embedded MNIST digits (Fashion-MNIST is optional)."""
+    import importlib.util
+    from pathlib import Path
+
+    from jaxrsa.data import load_mnist
+
+    path = Path(__file__).parents[1] / "examples" / "minibatch_heatmap.py"
+    spec = importlib.util.spec_from_file_location("example_minibatch_heatmap", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    data = load_mnist("train", source="embedded")
+    train = (data.images[:200], data.labels[:200])
+    test = type(data)(data.images[200:310], data.labels[200:310])
+    across, names = example.main(train, test, batch=50, out=str(tmp_path / "cka.png"))
+    assert across.shape == (len(names), len(names)) and names[-1] == "logits"
+    assert np.isfinite(across).all() and (tmp_path / "cka.png").stat().st_size > 10_000

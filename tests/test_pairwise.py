@@ -180,3 +180,20 @@ def test_reduced_precision_is_only_for_gram_measures(rng):
         jaxrsa.similarity_matrix(reps, measure="procrustes", precision="bfloat16")
     with pytest.raises(ValueError, match="unknown precision 'fp8'"):
         jaxrsa.similarity_matrix(reps, precision="fp8")
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_diagonal_is_rounded_as_the_entries_beside_it(rng, precision):
+    """The diagonal comes from the block products: a model and its copy give the same entry
+    off and on the diagonal, bit for bit, also with bfloat16 storage."""
+    x, y = zoo(rng, m=2, n=20)
+    got = np.asarray(
+        jaxrsa.similarity_matrix(
+            [x.astype(np.float32), x.astype(np.float32), y.astype(np.float32)],
+            measure="rsa_pearson",
+            precision=precision,
+            block_size=3,
+        )
+    )
+    assert got[0, 1] == got[0, 0] == got[1, 1]
+    assert got[0, 2] == got[1, 2]
