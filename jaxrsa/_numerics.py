@@ -164,14 +164,98 @@ def median_sq_distance(d2: Float[Array, "n n"]) -> Float[Array, ""]:
 
     The n^2 entries are n zeros and every strict-upper-triangle value twice, so the order
     statistics come from sorting the triangle alone; this equals `numpy.median(d2)`.
+
+    Differentiable: an order statistic's derivative is that of the entry holding it, so each one
+    is read back from the unsorted triangle at its position (the integer sort carries no
+    gradient; among tied entries the first is taken, a valid choice of one-sided derivative).
     """
     n = d2.shape[0]
-    upper = sort_nonnegative(tri(d2))
+    triangle = tri(d2)
+    upper = lax.stop_gradient(sort_nonnegative(triangle))
 
     def order_statistic(q: int):
-        return jnp.zeros((), d2.dtype) if q < n else upper[(q - n) // 2]
+        if q < n:
+            return jnp.zeros((), d2.dtype)
+        return triangle[jnp.argmax(triangle == upper[(q - n) // 2])]
 
     total = n * n
     if total % 2:
         return order_statistic(total // 2)
     return 0.5 * (order_statistic(total // 2 - 1) + order_statistic(total // 2))
+
+
+def _thin_svd(a: Float[Array, "m k"]):
+    return tuple(jnp.linalg.svd(a, full_matrices=False))
+
+
+@jax.custom_jvp
+def svd(a: Float[Array, "m k"]):
+    """Thin SVD `(u [m, r], s [r], vt [r, k])`, r = min(m, k), whose derivative stays finite.
+
+    The derivative is JAX's, except where it divides by zero: the coupling of two singular
+    values that are equal up to rounding (|s_i^2 - s_j^2| <= 8 eps (s_i^2 + s_j^2)) or both
+    below the noise level tol (the `numpy.linalg.matrix_rank` tolerance s_max max(m, k) eps),
+    and 1 / s_i for s_i <= tol, are taken as 0. For a function of the span of the columns kept
+    above the noise (as CCA and Procrustes are: invariant to rotations among equal singular
+    values, blind to the discarded ones) that is the true derivative; JAX's own gives inf and
+    NaN for dead units, duplicated features and equal singular values.
+    """
+    return _thin_svd(a)
+
+
+@svd.defjvp
+def _svd_jvp(primals, tangents):
+    (a,), (da,) = primals, tangents
+    u, s, vt = _thin_svd(a)
+    m, k = a.shape
+    tol = jnp.max(s, initial=0.0) * max(m, k) * jnp.finfo(s.dtype).eps
+    v = vt.T
+    ds_mat = jnp.matmul(jnp.matmul(u.T, da, precision=HIGHEST), v, precision=HIGHEST)
+    ds = jnp.diagonal(ds_mat)
+    eps = jnp.finfo(s.dtype).eps
+    diff = s[None, :] ** 2 - s[:, None] ** 2  # [i, j] = s_j^2 - s_i^2
+    rounding = ROUNDING_FACTOR * eps * (s[None, :] ** 2 + s[:, None] ** 2)
+    signal = jnp.maximum(s[None, :], s[:, None]) > tol
+    coupled = ~jnp.eye(s.shape[0], dtype=bool) & (jnp.abs(diff) > rounding) & signal
+    f = jnp.where(coupled, 1.0 / jnp.where(coupled, diff, 1.0), 0.0)
+    live = s > tol
+    s_inv = jnp.where(live, 1.0 / jnp.where(live, s, 1.0), 0.0)
+    dss = ds_mat * s[None, :]  # dS diag(s)
+    sds = s[:, None] * ds_mat  # diag(s) dS
+    du = jnp.matmul(u, f * (dss + dss.T), precision=HIGHEST)
+    dv = jnp.matmul(v, f * (sds + sds.T), precision=HIGHEST)
+    if m > k:
+        dav = jnp.matmul(da, v, precision=HIGHEST)
+        du = du + (dav - jnp.matmul(u, jnp.matmul(u.T, dav, precision=HIGHEST))) * s_inv
+    if k > m:
+        dau = jnp.matmul(da.T, u, precision=HIGHEST)
+        dv = dv + (dau - jnp.matmul(v, jnp.matmul(v.T, dau, precision=HIGHEST))) * s_inv
+    return (u, s, vt), (du, ds, dv.T)
+
+
+@functools.cache
+def _refuse_jvp(what: str, alternatives: str):
+    @jax.custom_jvp
+    def guard(x):
+        return x
+
+    @guard.defjvp
+    def _(primals, tangents):
+        raise TypeError(
+            f"{what} is not differentiable (it is piecewise constant: zero gradient almost "
+            f"everywhere, undefined at ties); for a differentiable measure use {alternatives}"
+        )
+
+    return guard
+
+
+DIFFERENTIABLE_ALTERNATIVES = (
+    "one built on products and decompositions, such as 'rsa', 'rsa_pearson', 'rsa_cosine', "
+    "'cka', 'cka_debiased', 'cka_rbf', 'cca', 'svcca', 'pwcca' or 'procrustes'"
+)
+
+
+def not_differentiable(x: Array, what: str) -> Array:
+    """`x` unchanged; differentiating through it raises a TypeError saying that `what` (ranks,
+    neighbour lists) has no useful derivative and naming the measures that do."""
+    return _refuse_jvp(what, DIFFERENTIABLE_ALTERNATIVES)(x)

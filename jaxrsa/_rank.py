@@ -18,6 +18,8 @@ import numpy as np
 from jax import lax
 from jaxtyping import Array, Float
 
+from jaxrsa._numerics import not_differentiable
+
 
 def rankdata_xla(v: Float[Array, " p"]) -> Float[Array, " p"]:
     """Average ranks 1..p of `v` with XLA's sort (used on GPU and TPU)."""
@@ -96,5 +98,11 @@ def rankdata_host(v: Float[Array, " p"]) -> Float[Array, " p"]:
 
 
 def rankdata(v: Float[Array, " p"]) -> Float[Array, " p"]:
-    """Average ranks 1..p of `v` (ties averaged), the fastest way the backend allows."""
+    """Average ranks 1..p of `v` (ties averaged), the fastest way the backend allows.
+
+    Ranks are piecewise constant in `v`: differentiating through them raises a TypeError that
+    names the differentiable measures (rather than JAX's "Pure callbacks do not support JVP",
+    or a silent zero gradient from the sort).
+    """
+    v = not_differentiable(v, "ranking (the average ranks of rsa_spearman)")
     return lax.platform_dependent(v, cpu=rankdata_host, default=rankdata_xla)

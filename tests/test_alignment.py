@@ -401,3 +401,74 @@ def test_public_names():
     assert set(measures.names()) >= set(NAMES)
     for name in ("CCA", "SVCCA", "PWCCA", "Procrustes", "MutualKNN"):
         assert name in measures.__all__ and hasattr(measures, name)
+
+
+# google/svcca `pwcca.compute_pwcca(acts1, acts2)[0]` (commit 1f3fbf1), run once on these centred
+# inputs (transposed to google's [neurons, examples]; for d_x > d_y on (y, x), since google's
+# code raises an IndexError there).
+GOOGLE_PWCCA = [
+    ((40, 5, 7, 0), 0.7598208261371834),
+    ((60, 8, 6, 1), 0.7581698998897576),
+    ((50, 4, 4, 2), 0.64298341128616),
+]
+
+
+def google_pair(n, dx, dy, seed):
+    r = np.random.default_rng(seed)
+    x = r.normal(size=(n, dx))
+    y = np.tanh(x @ r.normal(size=(dx, dy))) + 0.5 * r.normal(size=(n, dy))
+    return x - x.mean(0), y - y.mean(0)
+
+
+def google_reference(x, y, signs):
+    """google's formula (narrower side weighted; x narrower here) in float64 NumPy, with the
+    signs of its canonical directions given: Xc u_i + mean_i, QR, weights over uncentred x."""
+    xc, yc = x - x.mean(0), y - y.mean(0)
+    ux, sx, _ = np.linalg.svd(xc, full_matrices=False)
+    uy = np.linalg.svd(yc, full_matrices=False)[0]
+    a, rho, _ = np.linalg.svd(ux.T @ uy)
+    p = np.linalg.qr((ux * sx) @ (a * signs) + x.mean(0))[0]
+    weights = np.abs(p.T @ x).sum(axis=1)
+    return float(weights @ rho / weights.sum())
+
+
+@pytest.mark.parametrize("shape, expected", GOOGLE_PWCCA)
+def test_pwcca_google_convention_reproduces_google_svcca(shape, expected):
+    x, y = google_pair(*shape)
+    got = sim(x, y, measures.PWCCA(convention="google"))
+    assert got == pytest.approx(expected, abs=1e-6)
+    narrow, wide = (x, y) if x.shape[1] <= y.shape[1] else (y, x)
+    assert google_reference(narrow, wide, np.ones(narrow.shape[1])) == pytest.approx(
+        expected, abs=1e-10
+    )
+    assert abs(got - sim(x, y, "pwcca")) > 1e-3  # the conventions differ
+
+
+def test_pwcca_google_convention_on_uncentred_activations_is_one_of_the_sign_choices():
+    """google adds the neuron means back, so its value depends on the signs of the SVD."""
+    x, y = google_pair(40, 4, 6, 3)
+    x, y = x + 1.0, y + 2.0
+    got = sim(x, y, measures.PWCCA(convention="google"))
+    signs = np.array(np.meshgrid(*[[1.0, -1.0]] * 4)).reshape(4, -1).T
+    variants = np.array([google_reference(x, y, s) for s in signs])
+    assert np.abs(variants - got).min() < 1e-10
+    assert np.ptp(variants) > 1e-3  # the documented ambiguity is real
+
+
+def test_pwcca_google_convention_options():
+    with pytest.raises(ValueError, match="leave side='x'"):
+        measures.PWCCA(convention="google", side="y")
+    with pytest.raises(ValueError, match="unknown PWCCA convention"):
+        measures.PWCCA(convention="svcca")
+    assert measures.PWCCA().translation_invariant
+    assert not measures.PWCCA(convention="google").translation_invariant
+
+
+@pytest.mark.parametrize("offset", [0.0, 3.0])
+def test_mutual_knn_of_coinciding_examples_raises(rng, offset):
+    y = rng.normal(size=(20, 3))
+    same = np.tile(rng.normal(size=(1, 3)), (20, 1)) + offset
+    with pytest.raises(ValueError, match="x: .*all its examples point the same way"):
+        jaxrsa.similarity(same, y, "mutual_knn")
+    with pytest.raises(ValueError, match=r"reps\[1\]: .*point the same way"):
+        jaxrsa.similarity_matrix([y, same], measure="mutual_knn")

@@ -1,10 +1,11 @@
 """The public face of the engine: the similarity of two models, and of every pair."""
 
 import jax
+import jax.numpy as jnp
 from jax.typing import ArrayLike
 from jaxtyping import Array, Float
 
-from jaxrsa import _inputs
+from jaxrsa import _inputs, measures
 from jaxrsa._pairwise import _engine
 
 
@@ -23,7 +24,12 @@ def similarity(x: ArrayLike, y: ArrayLike, measure="rsa") -> Float[Array, ""]:
         ValueError: wrong shapes, different n, too few examples, non-finite values, or a
             representation for which the measure is undefined (the message says which and why).
 
-    Inside your own `jit`, call the measure object directly: `jaxrsa.measures.get("rsa")(x, y)`.
+    Traceable: inside a caller's `jit`, `vmap` or `grad` (any traced argument) the shape checks
+    still raise, but checks of values cannot run, so a representation for which the measure is
+    undefined (zero-norm examples, zero variance, n <= d + 1 for CCA, ...) gives NaN instead of
+    the error; call it once on concrete arrays to learn why. Values are centred and rescaled as
+    on concrete input (by the measure's invariances), with the rescaling held constant under
+    differentiation.
 
     Examples:
         >>> import numpy as np
@@ -32,8 +38,31 @@ def similarity(x: ArrayLike, y: ArrayLike, measure="rsa") -> Float[Array, ""]:
         >>> round(float(similarity(x, x @ np.linalg.qr(np.ones((8, 8)) + np.eye(8))[0])), 6)
         1.0
     """
+    if not (_inputs.concrete(x) and _inputs.concrete(y)):
+        return _traced_similarity(measures.get(measure), x, y)
     x_, y_ = _inputs.Reps(("x",), [x]), _inputs.Reps(("y",), [y])
     return _engine.all_pairs(measure, x_, y_, None, None, False, jax.devices()[:1])[0, 0]
+
+
+def _traced_similarity(measure: measures.Measure, x, y) -> Float[Array, ""]:
+    """`similarity` under a trace: shape checks, then the measure on the compute dtype."""
+    x, y = _inputs.as_float(x, "x"), _inputs.as_float(y, "y")
+    needs = f"{measure} needs"
+    _inputs.check_shape("x", x.shape, min_n=measure.min_n, needs=needs)
+    _inputs.check_shape("y", y.shape, min_n=measure.min_n, n=x.shape[0], like="x", needs=needs)
+    dtype = jnp.promote_types(x.dtype, y.dtype)
+
+    def values(a):  # as `_values.to_compute`, with traceable arithmetic
+        a = a.astype(dtype)
+        if measure.translation_invariant:
+            a = a - jnp.mean(a, axis=0)
+        if measure.scale_invariant:
+            peak = jax.lax.stop_gradient(jnp.max(jnp.abs(a)))
+            ok = jnp.isfinite(peak) & (peak > 0)
+            a = a * jnp.ldexp(jnp.ones((), dtype), -jnp.where(ok, jnp.frexp(peak)[1] - 1, 0))
+        return a
+
+    return measure(values(x), values(y))
 
 
 def similarity_matrix(

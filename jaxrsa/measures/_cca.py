@@ -18,7 +18,7 @@ import numpy as np
 from jaxtyping import Array, Float, Int
 
 from jaxrsa import _inputs
-from jaxrsa._numerics import HIGHEST, ROUNDING_FACTOR
+from jaxrsa._numerics import HIGHEST, ROUNDING_FACTOR, svd
 from jaxrsa.measures._base import Measure
 
 
@@ -66,7 +66,7 @@ def principal(
     """
     n, d = x.shape
     xc = x - jnp.mean(x, axis=0)
-    u, s, vt = jnp.linalg.svd(xc, full_matrices=False)
+    u, s, vt = svd(xc)
     kept = numerical_rank(s, n, d, jnp.max(jnp.abs(x)))
     if variance is not None:
         power = jnp.cumsum(s * s)

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from jaxrsa import _inputs
-from jaxrsa._numerics import HIGHEST, is_noise
+from jaxrsa._numerics import HIGHEST, is_noise, svd
 from jaxrsa.measures._base import Measure
 
 OUTPUTS = ("score", "angular", "euclidean")
@@ -55,6 +55,11 @@ class Procrustes(Measure):
         _inputs.check_choice("Procrustes output", self.output, OUTPUTS)
 
     @property
+    def larger_is_more_similar(self) -> bool:
+        """True for the score; the angular and Euclidean outputs are distances."""
+        return self.output == "score"
+
+    @property
     def scale_invariant(self) -> bool:
         return True
 
@@ -77,7 +82,7 @@ class Procrustes(Measure):
         flat = is_noise(norm, jnp.max(jnp.abs(x)), x.size)
         xn = xc / jnp.where(flat, 1.0, norm)
         if d > n:
-            u, s, _ = jnp.linalg.svd(xn, full_matrices=False)
+            u, s, _ = svd(xn)
             xn = u * s
         return jnp.where(flat, jnp.nan, xn)
 
