@@ -248,11 +248,11 @@ def test_train_mode_uses_dropout_and_batch_statistics():
 def test_activations_reuse_one_compiled_program():
     model = make("mlp", dict(hidden=(12, 7)))
     jm.activations(model, images_for(model, 10), "dense_1", batch_size=16)
-    size = _capture._run_batch._cache_size()
+    size = _capture.batch_function.cache_info().currsize
     for n in (3, 16, 40):
         out = jm.activations(model, images_for(model, n), "dense_1", batch_size=16)
         assert out.shape == (n, 7)
-    assert _capture._run_batch._cache_size() == size
+    assert _capture.batch_function.cache_info().currsize == size
 
 
 def test_activation_errors():
