@@ -198,7 +198,8 @@ def as_float(x: ArrayLike, label: str) -> jax.Array:
                 f"{label}: expected an array of numbers, got {type(x).__name__}"
             ) from None
     target = compute_dtype(real_dtype(label, dtype))
-    if concrete(x) and np.dtype(dtype).kind == "f" and np.finfo(dtype).max > np.finfo(target).max:
+    narrows = np.dtype(dtype).kind == "f" and np.finfo(dtype).max > np.finfo(target).max
+    if concrete(x) and narrows:
         _check_fits(np.asarray(x), target, label)
     return jnp.asarray(x).astype(target)
 
@@ -207,7 +208,7 @@ def _check_fits(x: np.ndarray, target: np.dtype, label: str) -> None:
     """Raise if finite entries of `x` overflow `target` (float64 data, float32 computation)."""
     finite = np.isfinite(x)
     largest = float(np.max(np.abs(np.where(finite, x, 0)), initial=0.0))
-    if largest > np.finfo(target).max:
+    if largest > float(np.finfo(target).max):
         raise ValueError(
             f"{label}: values up to {largest:.3g} do not fit {target}, the dtype jaxrsa computes "
             f"in (max {np.finfo(target).max:.3g}); rescale them or enable float64 "

@@ -205,6 +205,25 @@ def test_procrustes_errors():
         jaxrsa.procrustes_align(np.zeros((5, 2)), np.zeros((5, 3)))
     with pytest.raises(ValueError, match="non-finite"):
         jaxrsa.procrustes_align(np.full((5, 2), np.nan), np.zeros((5, 2)))
+    with pytest.raises(ValueError, match=r"batch shapes \(3,\) and \(2,\) do not broadcast"):
+        jaxrsa.procrustes_align(np.zeros((3, 5, 2)), np.zeros((2, 5, 2)))
+    with pytest.raises(TypeError, match="scale must be a bool"):
+        jaxrsa.procrustes_align(np.zeros((5, 2)), np.zeros((5, 2)), scale="no")
+
+
+@pytest.mark.parametrize("factor", [1e-20, 1e20, 1e150])
+def test_procrustes_at_any_magnitude(rng, factor):
+    """Rotation, shift and a scale of 2 undone at 1e20 (where x^T r overflows float32) and
+    1e-20 (where it underflows), against the unit-scale answer."""
+    ref = rng.normal(size=(7, 2))
+    q = np.linalg.qr(rng.normal(size=(2, 2)))[0]
+    x = 2.0 * ref @ q + 3.0
+    for scale in (False, True):
+        want = np.asarray(jaxrsa.procrustes_align(x, ref, scale=scale))
+        got = np.asarray(jaxrsa.procrustes_align(x * factor, ref * factor, scale=scale))
+        np.testing.assert_allclose(got / factor, want, rtol=1e-12, atol=1e-12)
+    got32 = jaxrsa.procrustes_align(np.float32(x * 1e20), np.float32(ref * 1e20), scale=True)
+    np.testing.assert_allclose(np.asarray(got32, np.float64) / 1e20, ref, atol=1e-5)
 
 
 # ---------------------------------------------------------------- isotonic regression
@@ -449,11 +468,73 @@ GOOD = distances(np.random.default_rng(1).normal(size=(6, 2)))
         ((GOOD,), {"max_iter": 2.5}, TypeError, "max_iter"),
         ((GOOD,), {"eps": -1.0}, ValueError, "eps"),
         ((GOOD,), {"metric": "yes"}, TypeError, "metric"),
+        ((GOOD,), {"key": "0"}, TypeError, "key must be a PRNG key"),
+        ((GOOD,), {"key": 1.5}, TypeError, "key must be a PRNG key"),
+        ((GOOD,), {"key": -1}, ValueError, r"key must be an integer seed in \[0, 2\*\*63\)"),
+        ((GOOD,), {"key": jax.random.split(jax.random.key(0))}, ValueError, "a single PRNG"),
+        ((GOOD,), {"init": np.zeros((6, 2))}, ValueError, "init: the start is degenerate"),
+        ((GOOD,), {"init": np.outer(np.arange(6.0), [1.0, 2.0])}, ValueError, "span 1 <"),
+        (
+            (GOOD,),
+            {"init": np.stack([np.eye(6, 2), np.ones((6, 2))])},
+            ValueError,
+            r"init\[1\]: the start is degenerate",
+        ),
+        ((GOOD,), {"eps": "1e-6"}, TypeError, "eps must be a number"),
     ],
 )
 def test_mds_errors(args, kwargs, error, match):
     with pytest.raises(error, match=match):
         jaxrsa.mds(*args, **kwargs)
+
+
+@pytest.mark.parametrize("metric", [True, False])
+@pytest.mark.parametrize("factor", [1e-20, 1e20, 1e150])
+def test_mds_at_any_magnitude(rng, metric, factor):
+    """A map of rescaled dissimilarities is the map rescaled (metric; non-metric maps are
+    scale-free): no NaN at 1e20, no all-zero map flagged as converged at 1e-20."""
+    d = noisy_problem(rng, m=12)
+    want = jaxrsa.mds(d, metric=metric)
+    got = jaxrsa.mds(d * factor, metric=metric)
+    back = factor if metric else 1.0
+    np.testing.assert_allclose(np.asarray(got.embedding) / back, want.embedding, atol=1e-9)
+    np.testing.assert_allclose(float(got.stress_1), float(want.stress_1), rtol=1e-9)
+    np.testing.assert_allclose(float(got.stress) / back / back, float(want.stress), rtol=1e-9)
+    assert bool(got.converged) and float(got.stress_1) > 0.01
+    assert float(np.abs(np.asarray(got.embedding)).min(initial=np.inf)) >= 0  # finite
+    np.testing.assert_allclose(
+        np.asarray(jaxrsa.classical_mds(d * factor)) / factor,
+        np_classical(d, 2),
+        atol=1e-9,
+    )
+
+
+def test_mds_float32_magnitude(rng):
+    """float32: 1e-20 (squares underflow) maps like 1; 1e20, whose raw stress cannot be held
+    in float32, is a clear error rather than inf or NaN."""
+    d = noisy_problem(rng, m=12).astype(np.float32)
+    want = jaxrsa.mds(d)
+    got = jaxrsa.mds(d * np.float32(1e-20))
+    # As good a map: float32 runs stop where one step gains under eps (1e-6), so maps of
+    # inputs that differ in the last bit differ by a few percent, not in quality.
+    np.testing.assert_allclose(
+        distances(np.asarray(got.embedding) / 1e-20), distances(want.embedding), rtol=0.05
+    )
+    np.testing.assert_allclose(float(got.stress_1), float(want.stress_1), rtol=1e-3)
+    assert bool(got.converged)
+    with pytest.raises(ValueError, match="raw stress .* overflow float32.*pass float64"):
+        jaxrsa.mds(d * np.float32(1e20))
+    big = np.asarray(jaxrsa.classical_mds(d * np.float32(1e20)), np.float64) / 1e20
+    assert np.all(np.isfinite(big))
+    np.testing.assert_allclose(distances(big), distances(np_classical(d, 2)), atol=1e-4)
+
+
+def test_mds_key_may_be_a_seed_or_any_key(rng):
+    d = noisy_problem(rng, m=12)
+    typed = jaxrsa.mds(d, init="random", n_init=2, key=jax.random.key(3))
+    for key in (3, np.int64(3), jax.random.PRNGKey(3)):
+        same = jaxrsa.mds(d, init="random", n_init=2, key=key)
+        np.testing.assert_array_equal(same.embedding, typed.embedding)
 
 
 def test_classical_errors():

@@ -78,8 +78,10 @@ def classical_start(
 @functools.partial(jax.jit, static_argnames="n_components")
 def _classical(delta: Array, n_components: int) -> Array:
     delta, _ = _validate.clean(delta)
+    scale = _validate.magnitude(delta)[..., None, None]  # squares at unit scale: no overflow
     kernel = functools.partial(classical_kernel, n_components=n_components)
-    return kernel(delta) if delta.ndim == 2 else jax.vmap(kernel)(delta)
+    unit = delta / scale
+    return (kernel(unit) if delta.ndim == 2 else jax.vmap(kernel)(unit)) * scale
 
 
 def classical_mds(dissimilarities: ArrayLike, n_components: int = 2) -> Float[Array, "*batch m k"]:
@@ -88,7 +90,8 @@ def classical_mds(dissimilarities: ArrayLike, n_components: int = 2) -> Float[Ar
 
     Exact for Euclidean distances (it recovers the points up to rotation, reflection and
     translation); for other dissimilarities the negative part of the spectrum is dropped.
-    Costs one ``[m, m]`` symmetric eigendecomposition.
+    Costs one ``[m, m]`` symmetric eigendecomposition, of the matrix divided by its largest
+    entry (the result scaled back), so any finite magnitude works.
 
     Args:
         dissimilarities: ``[m, m]`` symmetric non-negative matrix with zero diagonal, or a

@@ -1,7 +1,6 @@
 """The public SMACOF entry point: validation, starts, restarts, batching."""
 
 import functools
-import numbers
 from typing import Literal
 
 import jax
@@ -69,16 +68,42 @@ def _check_init(init_x: Array, delta: Array, k: int) -> Array:
             f"init must be an array {want} with m = {m} points and k = n_components = {k} "
             f"columns; got shape {tuple(init_x.shape)}"
         )
-    if _inputs.concrete(init_x) and not np.all(np.isfinite(np.asarray(init_x))):
-        raise ValueError("init has non-finite entries")
+    if _inputs.concrete(init_x):
+        _check_init_values(np.asarray(init_x), k)
     if init_x.ndim == 2 or (batch and init_x.ndim == 3):
         init_x = init_x[..., None, :, :]
     return jnp.broadcast_to(init_x.astype(delta.dtype), (*batch, *init_x.shape[-3:]))
 
 
+def _check_init_values(init_x: np.ndarray, k: int) -> None:
+    """Refuse non-finite starts and degenerate ones: a start whose centred points span fewer
+    than k dimensions (all points equal, or collinear in 2-D) keeps every Guttman transform in
+    that subspace, so SMACOF would return it as converged."""
+    if not np.all(np.isfinite(init_x)):
+        raise ValueError("init has non-finite entries")
+    flat = init_x.reshape(-1, *init_x.shape[-2:]).astype(np.float64)
+    for i, x in enumerate(flat):
+        x = x - x.mean(axis=0)
+        top = np.max(np.abs(x), initial=0.0)
+        s = np.linalg.svd(x / top, compute_uv=False) if top > 0 else np.zeros(k)
+        rank = int(np.sum(s > x.shape[0] * np.finfo(init_x.dtype).eps * s[0]))
+        if rank < k:
+            where = f"init[{', '.join(map(str, np.unravel_index(i, init_x.shape[:-2])))}]"
+            raise ValueError(
+                f"{where if init_x.ndim > 2 else 'init'}: the start is degenerate: its centred "
+                f"points span {rank} < n_components = {k} dimensions (all points "
+                "equal or collinear), and SMACOF cannot leave that subspace; start from points "
+                "in general position"
+            )
+
+
 def _fit_one(delta, w, init_x, key, eps, max_iter, *, metric, init, n_init, k):
     if key is None and init == "classical":
         key = jax.random.key(0)
+    scale = _validate.magnitude(delta)  # solve at unit scale: nothing over- or underflows
+    delta = delta / scale
+    init_x = None if init_x is None else init_x / scale
+    back = scale if metric else jnp.ones_like(scale)  # non-metric maps are scale-free
     problem = _smacof.setup(delta, w, metric)
     x0s = _starts(delta, w, init_x, key, init, n_init, k)
     solve = functools.partial(_smacof.run, problem, eps=eps, max_iter=max_iter)
@@ -91,13 +116,13 @@ def _fit_one(delta, w, init_x, key, eps, max_iter, *, metric, init, n_init, k):
     positive = win.eta > 0
     stress_1 = jnp.where(positive, jnp.sqrt(win.stress / jnp.where(positive, win.eta, 1)), 0)
     return MDSResult(
-        embedding=win.x,
-        stress=win.stress,
+        embedding=win.x * back,
+        stress=win.stress * back**2,
         stress_1=stress_1,
         n_iter=win.n_iter,
         converged=win.status == MDSStatus.CONVERGED,
         status=win.status,
-        restart_stress=runs.stress,
+        restart_stress=runs.stress * back**2,
     )
 
 
@@ -156,7 +181,8 @@ def mds(
             a missing dissimilarity, whose entry is then ignored and may be NaN. The pairs of
             positive weight must connect all points. The transform then uses the
             pseudo-inverse of the weighted Laplacian (an ``[m, m]`` inverse, once per fit).
-        key: PRNG key for random starts. Matrix ``i`` of a batch uses
+        key: PRNG key for random starts (`jax.random.key(seed)`, a raw ``PRNGKey`` or an
+            integer seed). Matrix ``i`` of a batch uses
             ``jax.random.split(key, b)[i]``. With ``init="classical"`` and no key, the random
             restarts use ``jax.random.key(0)`` (for every matrix of a batch), so that the
             default call is deterministic.
@@ -172,16 +198,23 @@ def mds(
         ValueError: for a bad shape, too few points, an unknown ``init``, ``"random"`` without
             a key, bad ``n_init``/``max_iter``/``eps``, weights of the wrong shape or a
             disconnected weight graph, and (for concrete input) non-finite, asymmetric or
-            negative dissimilarities or a non-zero diagonal. Called on tracers (inside a
-            user's jit), only shapes are checked; NaN then ends as status NONFINITE.
+            negative dissimilarities or a non-zero diagonal, a degenerate explicit start
+            (centred points spanning fewer than ``n_components`` dimensions, e.g. all zeros),
+            or metric dissimilarities so large that the raw stress overflows the dtype. Called
+            on tracers (inside a user's jit), only shapes are checked; NaN then ends as status
+            NONFINITE.
+        TypeError: a ``key`` that is no PRNG key or integer, a non-bool ``metric``, a
+            non-integer ``n_components``/``n_init``/``max_iter``.
 
     Notes:
-        Restarts run as one ``vmap`` while their ``[runs, m, m]`` temporaries stay within
-        4 MiB (m <= 512 in float32, 362 in float64 with 4 runs) and one after another with
-        ``lax.map`` beyond, where a vmapped loop would keep every run going until the slowest
-        stops and stream ``runs`` times more memory per step. The embedding is
-        defined up to rotation, reflection and translation (SMACOF keeps it centred); compare
-        maps with :func:`procrustes_align`.
+        SMACOF runs on the dissimilarities divided by their largest entry and the map is
+        scaled back, so any finite magnitude (1e-20 or 1e20) gives the same map up to that
+        factor and the same ``stress_1``. Restarts run as one ``vmap`` while their
+        ``[runs, m, m]`` temporaries stay within 4 MiB (m <= 512 in float32, 362 in float64
+        with 4 runs) and one after another with ``lax.map`` beyond, where a vmapped loop would
+        keep every run going until the slowest stops and stream ``runs`` times more memory per
+        step. The embedding is defined up to rotation, reflection and translation (SMACOF
+        keeps it centred); compare maps with :func:`procrustes_align`.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -201,16 +234,14 @@ def mds(
     k = _inputs.integer("n_components", n_components)
     n_init = _inputs.integer("n_init", n_init)
     max_iter = _inputs.integer("max_iter", max_iter)
-    if not isinstance(metric, bool | np.bool_):
-        raise TypeError(f"metric must be a bool, got {metric!r}")
-    if (
-        isinstance(eps, bool)
-        or not isinstance(eps, numbers.Real)
-        or not np.isfinite(eps)
-        or eps < 0
-    ):
+    metric = _inputs.boolean("metric", metric)
+    eps = _inputs.number("eps", eps)
+    if not (np.isfinite(eps) and eps >= 0):
         raise ValueError(f"eps must be a finite number >= 0, got {eps!r}")
+    key = None if key is None else _inputs.prng_key("key", key)
     delta, w = _validate.prepare_dissimilarities(dissimilarities, k, weights)
+    if metric and _inputs.concrete(delta, w):
+        _validate.check_stress_fits(delta, w, delta.dtype)
     init_x = None
     if isinstance(init, str):
         if init not in ("classical", "random"):
@@ -227,7 +258,7 @@ def mds(
         key,
         jnp.asarray(eps, delta.dtype),
         jnp.asarray(max_iter, jnp.int32),
-        metric=bool(metric),
+        metric=metric,
         init=init,
         n_init=n_init,
         k=k,

@@ -143,6 +143,38 @@ def prepare_dissimilarities(
     return delta, w
 
 
+def magnitude(delta: Array) -> Array:
+    """The largest entry of each cleaned ``[..., m, m]`` matrix (1 for a matrix of zeros).
+
+    MDS is equivariant to scale: the kernels run on ``delta / magnitude`` (entries in [0, 1]),
+    so no square or product overflows or underflows at any magnitude, and results are scaled
+    back.
+    """
+    top = jnp.max(delta, axis=(-2, -1))
+    return jnp.where(top > 0, top, jnp.ones_like(top))
+
+
+def check_stress_fits(delta: np.ndarray, w: np.ndarray | None, dtype) -> None:
+    """Raise if the raw stress of concrete dissimilarities cannot be held in `dtype`: its
+    largest possible value, ``sum_{i<j} w delta^2``, overflows (computed without overflow
+    in float64 as ``top^2 * sum w (delta / top)^2 / 2``)."""
+    a = np.abs(np.asarray(delta, np.float64))
+    if w is not None:  # entries of weight 0 are missing (may be NaN)
+        a = np.where(np.asarray(w) > 0, a, 0.0)
+    top = np.max(a, axis=(-2, -1), keepdims=True, initial=0.0)
+    unit = np.where(top > 0, a / np.where(top > 0, top, 1), 0)
+    weighted = unit**2 if w is None else np.asarray(w, np.float64) * unit**2
+    with np.errstate(over="ignore"):
+        eta = 0.5 * np.sum(weighted, axis=(-2, -1)) * np.squeeze(top, (-2, -1)) ** 2
+    worst = float(np.max(eta))
+    if not worst <= float(np.finfo(dtype).max):
+        raise ValueError(
+            f"dissimilarities: entries up to {float(top.max()):.3g} make the raw stress (up to "
+            f"{worst:.3g}) overflow {np.dtype(dtype)}; divide them by a constant (the map "
+            "scales with them, stress_1 does not) or pass float64"
+        )
+
+
 def clean(delta: Array, w: Array | None = None) -> tuple[Array, Array | None]:
     """Exactly symmetric, non-negative ``[..., m, m]`` matrices with zero diagonals; entries of
     zero weight set to 0. Runs inside jit (also on inputs whose values were not checked)."""
