@@ -176,6 +176,46 @@ def test_function_returning_a_dict():
     np.testing.assert_allclose(np.asarray(got["a"])[:, 0], x.sum(axis=(1, 2, 3)), rtol=1e-13)
 
 
+def test_function_sees_the_values_it_closes_over_now():
+    """A function is traced on each call: a changed closed-over value is not a stale constant."""
+    scale = {"value": 2.0}
+    x = inputs(np.float64, n=5)
+
+    def forward(x):
+        return {"scaled": scale["value"] * x}
+
+    first = jm.capture(forward, x)["scaled"]
+    scale["value"] = 3.0
+    second = jm.capture(forward, x)["scaled"]
+    np.testing.assert_allclose(np.asarray(second), 1.5 * np.asarray(first), rtol=1e-15)
+
+
+class LinenStack(linen.Module):
+    """A Linen module with a list field: unhashable, so cached by identity."""
+
+    widths: list
+
+    @linen.compact
+    def __call__(self, x):
+        for width in self.widths:
+            x = linen.Dense(width)(x)
+        return x
+
+
+def test_linen_module_with_unhashable_fields():
+    model = LinenStack([3, 2])
+    x = inputs(n=6).reshape(6, -1)
+    variables = model.init(jax.random.key(0), x[:1])
+    p = jax.tree.map(lambda a: np.asarray(a, np.float64), variables["params"])
+    h0 = x @ p["Dense_0"]["kernel"] + p["Dense_0"]["bias"]
+    h1 = h0 @ p["Dense_1"]["kernel"] + p["Dense_1"]["bias"]
+    for _ in range(2):  # the second call finds the first one's kernel
+        got = jm.capture(model, x, variables=variables)
+        assert list(got) == ["Dense_0", "Dense_1", "__call__"]
+        assert_close(got["Dense_0"], h0, 2e-6)
+        assert_close(got["__call__"], h1, 2e-6)
+
+
 def test_one_compiled_program_for_any_number_of_examples():
     """Any n, and another model of the same structure, reuse one kernel compiled once."""
     model = user_net()

@@ -1,11 +1,13 @@
 """Activations of any Flax model (NNX or Linen) or function, in fixed-size batches.
 
-One mechanism reads every model: a *forward* (a small hashable object, the static argument of
-one jitted batch kernel) maps the model's arrays and a batch of inputs to a dict of named
-outputs; `capture` finds the names once (by abstract evaluation, nothing computed) and then
-runs the kernel on batches of one fixed size, so that any number of examples reuses one
-compiled program. `jaxrsa.models.activations` and `zoo_activations` are this with the layer
-names of jaxrsa's own models.
+One mechanism reads every model: a *forward* (a small hashable object that identifies the
+model's structure) maps the model's arrays and a batch of inputs to a dict of named outputs;
+`capture` finds the names (by abstract evaluation, nothing computed) and then runs one jitted
+kernel on batches of one fixed size, so that any number of examples reuses one compiled
+program. Names and kernels are cached per forward, so later calls on a model of the same
+structure compile nothing (a plain function is traced anew on each call instead: the values it
+closes over may have changed). `jaxrsa.models.activations` and `zoo_activations` are this
+with the layer names of jaxrsa's own models.
 """
 
 import functools
@@ -112,7 +114,7 @@ class _LinenForward(NamedTuple):
 
 
 class _FunctionForward(NamedTuple):
-    """A function ``x -> dict``; ``args`` is unused (None)."""
+    """A function ``x -> dict``; ``args`` is unused (None). Never cached (see `_cached`)."""
 
     function: Any
 
@@ -120,8 +122,18 @@ class _FunctionForward(NamedTuple):
         return self.function(x)
 
 
+def _cached(cached_fn, forward, *args):
+    """`cached_fn(forward, *args)` through its cache, but for a function past it.
+
+    A Flax forward takes the model's arrays as arguments; a function closes over its own, and
+    a cached kernel would keep the values they had when it was traced.
+    """
+    fn = cached_fn.__wrapped__ if isinstance(forward, _FunctionForward) else cached_fn
+    return fn(forward, *args)
+
+
 class _ByIdentity:
-    """A static argument that hashes by identity (for unhashable modules and callables)."""
+    """A cache key that hashes by identity (for Linen modules with unhashable fields)."""
 
     def __init__(self, obj):
         self.obj = obj
@@ -132,10 +144,7 @@ class _ByIdentity:
     def __eq__(self, other):
         return isinstance(other, _ByIdentity) and other.obj is self.obj
 
-    def __call__(self, *args, **kwargs):
-        return self.obj(*args, **kwargs)
-
-    def __getattr__(self, name):  # e.g. a Linen module's `apply`
+    def __getattr__(self, name):  # the Linen module's `apply`
         return getattr(self.obj, name)
 
 
@@ -188,7 +197,7 @@ def run_in_batches(
     and each result is ``[n_models, n, d]``; otherwise ``[n, d]``.
     """
     n = len(x)
-    run = batch_function(forward, layers, pool, stacked)
+    run = _cached(batch_function, forward, layers, pool, stacked)
     axis = 1 if stacked else 0
     chunks = []
     for start in range(0, n, batch_size):
@@ -239,7 +248,7 @@ def _source(model, variables, call_kwargs: tuple) -> tuple[Any, Any, str]:
         if call_kwargs:
             raise TypeError("call_kwargs= is for Flax modules; a function takes only x")
         label = f"function {getattr(model, '__name__', type(model).__name__)}"
-        return _FunctionForward(_hashable(model)), None, label
+        return _FunctionForward(model), None, label
     raise TypeError(
         "model must be a flax.nnx.Module, a flax.linen.Module (with variables=) or a function "
         f"x -> dict of layer name -> array; got {type(model).__name__}"
@@ -287,7 +296,7 @@ def _output_names(forward, args, x: np.ndarray, batch_size: int, label: str) -> 
     leaves, treedef = jax.tree.flatten(args)
     spec = (treedef, tuple((np.shape(a), jnp.result_type(a)) for a in leaves))
     try:
-        returned, found = _abstract_outputs(forward, spec, batch)
+        returned, found = _cached(_abstract_outputs, forward, spec, batch)
     except (TypeError, ValueError, flax.errors.FlaxError) as err:
         hint = next((h for kind, h in _HINTS.items() if isinstance(err, kind)), "")
         raise ValueError(
@@ -364,7 +373,7 @@ def capture(
     - `flax.linen.Module` with `variables`: its ``capture_intermediates`` outputs and values
       sown into ``"intermediates"``, with the same names (``"Dense_0"``, ``"__call__"``).
     - a function ``x -> dict``: its keys; each value must have one row per example. The
-      function is jitted (it must be traceable).
+      function is jitted (it must be traceable), once per call of `capture`.
 
     Only outputs with one row per example (leading axis = batch) are layers; a module called
     twice records ``"name"`` and ``"name:1"``; a tuple or dict output names each array by its
