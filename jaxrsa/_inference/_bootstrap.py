@@ -106,14 +106,17 @@ def bootstrap(
 
     _check_distinct(measure, models, keys)
 
-    def prepared(groups, idx):
-        return [lax.map(lambda x: measure.prepare_resampled(x, idx), g.xs) for g in groups]
+    def prepared(xss, idx):
+        return [lax.map(lambda x: measure.prepare_resampled(x, idx), xs) for xs in xss]
 
-    def one(key):
+    def one(key, ops):
+        xas, xbs = ops
         idx = resample(key, n)
-        pa = prepared(models.a, idx)
-        pb = pa if models.b is None else prepared(models.b, idx)
+        pa = prepared(xas, idx)
+        pb = pa if xbs is None else prepared(xbs, idx)
         return _replicates.assemble(measure, pa, pb, models)
+
+    operands = ([g.xs for g in models.a], None if models.b is None else [g.xs for g in models.b])
 
     values = np.empty((n_resamples, *models.sizes))
 
@@ -123,7 +126,7 @@ def bootstrap(
     count = sum(g.xs.shape[0] for g in models.a + (models.b or ()))
     per_replicate = count * measure.workspace(n, max(g.xs.shape[2] for g in models.a)) * 4
     size = _replicates.chunk_size(per_replicate, budget, n_resamples)
-    _replicates.run(one, keys, size, sink)
+    _replicates.run(one, operands, keys, size, sink)
     _check_replicates(values, keys, measure, models)
 
     tail = 100.0 * (1.0 - confidence) / 2.0

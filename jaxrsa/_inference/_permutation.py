@@ -34,31 +34,42 @@ class PermutationResult(NamedTuple):
     n_permutations: int
 
 
-def _position_table(rows: np.ndarray, cols: np.ndarray, n: int) -> np.ndarray:
-    """`[n, n]`: the prepared entry of each pair of examples, in either order."""
-    pos = np.full((n, n), -1, np.int64)
-    pos[rows, cols] = np.arange(rows.shape[0])
-    missing = pos < 0
-    pos[missing] = pos.T[missing]
-    return np.maximum(pos, 0).astype(np.int32)  # never-looked-up pairs (a diagonal left out)
+def _as_matrices(p: Float[Array, "k p"], rows: np.ndarray, cols: np.ndarray, n: int):
+    """`[k, n, n]` matrices M with <M_a, M_b>_F = <p_a, p_b>, entry k at pair `(rows, cols)`.
+
+    A layout that stores each pair of distinct examples in one order only (a triangle) puts
+    p / sqrt(2) at both (i, j) and (j, i); a layout with both orders (row-wise RSA) keeps them.
+    Permuting the examples is then `M[:, perm][:, :, perm]`: two contiguous takes, several
+    times faster on CPU than a gather of the flat vector.
+    """
+    seen = np.zeros((n, n), bool)
+    seen[rows, cols] = True
+    off = rows != cols
+    both_orders = bool(seen[cols[off], rows[off]].all())
+    m = jnp.zeros((p.shape[0], n, n), p.dtype)
+    if both_orders:
+        return m.at[:, rows, cols].set(p)
+    half = jnp.where(jnp.asarray(off), p * np.sqrt(0.5).astype(p.dtype), p)
+    return m.at[:, rows, cols].set(half).at[:, cols, rows].set(half)
 
 
 def _null_by_gather(measure: measures.GramMeasure, models, pairs):
-    """Permuting examples permutes the entries of prepared pair-indexed vectors: one gather."""
+    """Permuting examples permutes the entries of prepared pair-indexed vectors."""
     pa = [_replicates.prepare(measure, g.xs) for g in models.a]
     pb = pa if models.b is None else [_replicates.prepare(measure, g.xs) for g in models.b]
-    rows, cols = (jnp.asarray(v, jnp.int32) for v in pairs)
-    pos = jnp.asarray(_position_table(*pairs, models.n))
     n = models.n
+    matrices = [_as_matrices(p, *pairs, n) for p in pb]
+    flat_a = [_as_matrices(p, *pairs, n).reshape(p.shape[0], -1) for p in pa]
 
-    def one(key):
+    def one(key, ops):
+        flat_a, matrices = ops
         perm = jax.random.permutation(key, n)
-        index = pos[perm[rows], perm[cols]]
-        return _replicates.assemble(measure, pa, [p[:, index] for p in pb], models)
+        permuted = [m[:, perm][:, :, perm].reshape(m.shape[0], -1) for m in matrices]
+        return _replicates.assemble(measure, flat_a, permuted, models)
 
     observed = _replicates.assemble(measure, pa, pb, models)
-    per_replicate = sum(p.size for p in pb) * pb[0].dtype.itemsize
-    return observed, one, per_replicate
+    per_replicate = 2 * sum(m.size for m in matrices) * pb[0].dtype.itemsize
+    return observed, one, (flat_a, matrices), per_replicate
 
 
 def _null_by_prepare(measure: measures.Measure, models):
@@ -67,10 +78,11 @@ def _null_by_prepare(measure: measures.Measure, models):
     gb = models.a if models.b is None else models.b
     n = models.n
 
-    def one(key):
+    def one(key, ops):
+        pa, xbs = ops
         perm = jax.random.permutation(key, n)
         return _replicates.assemble(
-            measure, pa, [measure.prepare_many(g.xs[:, perm]) for g in gb], models
+            measure, pa, [measure.prepare_many(xs[:, perm]) for xs in xbs], models
         )
 
     observed = _replicates.assemble(
@@ -78,7 +90,7 @@ def _null_by_prepare(measure: measures.Measure, models):
         models,
     )  # fmt: skip
     per_replicate = sum(g.xs.size * 8 for g in gb) * gb[0].xs.dtype.itemsize
-    return observed, one, per_replicate
+    return observed, one, (pa, [g.xs for g in gb]), per_replicate
 
 
 def permutation_test(
@@ -137,9 +149,9 @@ def permutation_test(
         measure.example_pairs(models.n) if isinstance(measure, measures.GramMeasure) else None
     )
     if pairs is not None:
-        observed, one, per_replicate = _null_by_gather(measure, models, pairs)
+        observed, one, operands, per_replicate = _null_by_gather(measure, models, pairs)
     else:
-        observed, one, per_replicate = _null_by_prepare(measure, models)
+        observed, one, operands, per_replicate = _null_by_prepare(measure, models)
     observed = np.asarray(observed, np.float64)
     larger = measure.larger_is_more_similar
     count = np.zeros(models.sizes)
@@ -161,7 +173,7 @@ def permutation_test(
         squares += (values**2).sum(axis=0)
 
     size = _replicates.chunk_size(per_replicate, budget, n_permutations)
-    _replicates.run(one, keys, size, sink)
+    _replicates.run(one, operands, keys, size, sink)
 
     mean = total / n_permutations
     var = np.maximum(squares - n_permutations * mean**2, 0.0) / max(1, n_permutations - 1)

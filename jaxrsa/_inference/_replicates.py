@@ -28,20 +28,28 @@ def chunk_size(per_replicate_bytes: int, budget: int, total: int) -> int:
     return int(max(1, min(MAX_CHUNK, total, budget // (2 * max(1, per_replicate_bytes)))))
 
 
-def run(one: Callable, keys: jax.Array, size: int, sink: Callable[[int, np.ndarray], None]):
-    """Evaluate `one(key) -> [ma, mb]` for every key, `size` keys per compiled chunk.
+def run(
+    one: Callable,
+    operands,
+    keys: jax.Array,
+    size: int,
+    sink: Callable[[int, np.ndarray], None],
+):
+    """Evaluate `one(key, operands) -> [ma, mb]` for every key, `size` keys per compiled chunk.
 
-    The last chunk is padded with repeated keys (its extra rows are dropped), so every chunk has
-    one shape and compiles once. `sink(start, values)` receives each chunk's `[k, ma, mb]`.
+    `operands` (prepared vectors, activations) are arguments of the compiled program, not
+    constants baked into it. The last chunk is padded with repeated keys (its extra rows are
+    dropped), so every chunk has one shape and compiles once. `sink(start, values)` receives
+    each chunk's `[k, ma, mb]`.
     """
-    mapped = jax.jit(lambda ks: lax.map(one, ks))
+    mapped = jax.jit(lambda ks, ops: lax.map(lambda k: one(k, ops), ks))
     total = keys.shape[0]
     for start in range(0, total, size):
         ks = keys[start : start + size]
         k = ks.shape[0]
         if k < size:
             ks = jnp.concatenate([ks, jnp.repeat(ks[-1:], size - k, axis=0)])
-        sink(start, np.asarray(mapped(ks))[:k])
+        sink(start, np.asarray(mapped(ks, operands))[:k])
 
 
 def assemble(measure: measures.Measure, pa: list, pb: list, models: Models) -> Float[Array, "a b"]:
