@@ -35,3 +35,15 @@ def test_layers(tmp_path):
 def test_multihost_single_process_equals_one_device():
     everywhere, one = load("multihost").main(models=5, examples=30)
     np.testing.assert_allclose(everywhere, one, atol=1e-6)
+
+
+def test_distill(tmp_path):
+    result = load("distill").main(
+        epochs=1, models=2, samples=60, train_size=300, batch_size=50, out=str(tmp_path / "d.png")
+    )
+    m = len(result["groups"])
+    assert result["similarity"].shape == (m, m) and result["embedding"].shape == (m, 2)
+    assert set(result["groups"]) == {"CNNs", "MLPs", "RSA student", "CKA student"}
+    # distillation pulls the students' representations toward the teacher's
+    assert result["student-teacher rsa after (rsa)"] > result["student-teacher rsa before"]
+    assert (tmp_path / "d.png").stat().st_size > 10_000
