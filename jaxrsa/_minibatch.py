@@ -106,7 +106,7 @@ def minibatch_cka(batches: Iterable, *, debiased: bool = True) -> Float[Array, "
         for i, (label, x) in enumerate(zip(labels, arrays, strict=True)):
             _inputs.check_finite(x, label)
             if exponent is None or len(exponent) <= i:  # one power of two per model, batch 0's
-                exponent = [*(exponent or []), int(_values.exponents(x[None])[0])]
+                exponent = [*(exponent or []), int(np.asarray(_values.exponents(x[None]))[0])]
             xs.append(_values.to_compute(x[None], dtype, measure, [label], [exponent[i]])[0])
         hsic = _hsic(measure, tuple(xs))
         total = hsic if total is None else total + hsic

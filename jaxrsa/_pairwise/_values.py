@@ -26,18 +26,23 @@ def _namespace(xs):
     return jnp if isinstance(xs, jax.Array) else np
 
 
-def exponents(xs) -> np.ndarray:
+def exponents(xs):
     """Per model of `[k, n, d]`, the power of two e with max |x| / 2^e in [1, 2) (0 where the
-    model is all zeros or not finite: nothing to rescale, or an error reported later)."""
+    model is all zeros or not finite: nothing to rescale, or an error reported later). NumPy in,
+    NumPy out; a JAX array (also a tracer) gives a JAX array, constant under differentiation."""
     xp = _namespace(xs)
-    peak = np.asarray(xp.max(xp.abs(xs), axis=(1, 2)), dtype=np.float64)
-    ok = np.isfinite(peak) & (peak > 0)
-    return np.where(ok, np.frexp(np.where(ok, peak, 1.0))[1] - 1, 0).astype(np.int64)
+    peak = xp.max(xp.abs(xs), axis=(1, 2))
+    if xp is jnp:
+        peak = jax.lax.stop_gradient(peak)
+    ok = xp.isfinite(peak) & (peak > 0)
+    return xp.where(ok, xp.frexp(xp.where(ok, peak, 1))[1] - 1, 0)
 
 
 def to_compute(xs, dtype, measure: measures.Measure, labels, exponent=None):
     """`[k, n, d]` activations of k models as the compute dtype, centred and rescaled in their
-    own precision as `measure`'s invariances allow (see the module docstring).
+    own precision as `measure`'s invariances allow (see the module docstring). Traceable with a
+    JAX array (the range check of a measure that is not scale invariant needs values and is
+    skipped under a trace).
 
     Args:
         xs: a NumPy or JAX array `[k, n, d]`, any real dtype.
@@ -53,10 +58,9 @@ def to_compute(xs, dtype, measure: measures.Measure, labels, exponent=None):
     if measure.translation_invariant:
         xs = xs - xs.mean(axis=1, keepdims=True)
     if measure.scale_invariant:
-        e = exponents(xs) if exponent is None else np.asarray(exponent)
-        factor = np.ldexp(1.0, -e).astype(xs.dtype)
-        xs = xs * (factor[:, None, None] if xp is np else jnp.asarray(factor)[:, None, None])
-    else:
+        e = exponents(xs) if exponent is None else xp.asarray(exponent)
+        xs = xs * xp.ldexp(xp.ones((), xs.dtype), -e)[:, None, None]
+    elif not isinstance(xs, jax.core.Tracer):
         _check_range(xs, dtype, measure, labels)
     return xs.astype(dtype)
 
