@@ -8,8 +8,17 @@ from jaxtyping import Array, Float
 
 from jaxrsa import _inputs
 from jaxrsa._first_order import rbf_kernel
-from jaxrsa._numerics import gram, gram_triangle, is_noise, symmetrize, tri, unit
-from jaxrsa.measures._base import GramMeasure
+from jaxrsa._numerics import (
+    gram,
+    gram_triangle,
+    is_noise,
+    symmetrize,
+    tri,
+    triangle_indices,
+    triu_indices,
+    unit,
+)
+from jaxrsa.measures._base import GramMeasure, copies
 
 
 def double_centre(k: Float[Array, "n n"]) -> Float[Array, "n n"]:
@@ -111,3 +120,29 @@ class CKA(GramMeasure):
         if self.debiased:
             return unit(tri(u_centre(k)))
         return unit(jnp.concatenate([np.sqrt(2.0) * tri(k), jnp.diagonal(k)]))
+
+    def prepare_resampled(self, x: Float[Array, "n d"], idx) -> Float[Array, " p"]:
+        """`prepare(x[idx])` with the centred Gram's entries for pairs of an example and its own
+        copy set to zero (debiased: before U-centring, as the diagonal), so that a copy does not
+        count as a second example that is alike; the true diagonal is kept."""
+        x = x[idx]
+        if self.kernel == "linear":
+            xc = x - jnp.mean(x, axis=0)
+            flat = is_noise(jnp.linalg.norm(xc), jnp.max(jnp.abs(x)), x.size)
+            k = symmetrize(gram(jnp.where(flat, jnp.nan, xc)))
+        else:
+            k = rbf_kernel(x, self.threshold)
+            k = k if self.debiased else double_centre(k)
+        k = jnp.where(copies(idx, diagonal=True), 0.0, k)
+        if self.debiased:
+            return unit(tri(u_centre(k)))
+        rows, cols = self.example_pairs(x.shape[0])
+        return unit(jnp.where(rows == cols, 1.0, np.sqrt(2.0)) * k[rows, cols])
+
+    def example_pairs(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Debiased: the strict upper triangle; otherwise the triangle (in the order `prepare`
+        computes it), then the diagonal."""
+        if self.debiased:
+            return triu_indices(n)
+        rows, cols = triangle_indices(n) if self.kernel == "linear" else triu_indices(n)
+        return np.concatenate([rows, np.arange(n)]), np.concatenate([cols, np.arange(n)])
