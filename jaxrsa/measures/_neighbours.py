@@ -78,7 +78,7 @@ class RankSimilarity(MutualKNN):
         >>> import numpy as np
         >>> from jaxrsa import similarity
         >>> x = np.random.default_rng(0).normal(size=(30, 4))
-        >>> float(similarity(x, 3 * x[:, ::-1], "rank_similarity"))
+        >>> round(float(similarity(x, 3 * x[:, ::-1], "rank_similarity")), 6)
         1.0
     """
 

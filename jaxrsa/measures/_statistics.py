@@ -50,7 +50,7 @@ class ConcentricityDifference(StatisticDifference):
         >>> from jaxrsa import similarity
         >>> x = np.array([[1.0, 0.0], [0.0, 1.0]])  # both at 45 degrees to the mean
         >>> round(float(similarity(x, x + 1.0, "concentricity_difference")), 6)
-        0.242641
+        0.241577
     """
 
     @property
