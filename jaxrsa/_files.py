@@ -72,12 +72,13 @@ def atomic_open(path: str | os.PathLike) -> Iterator[BinaryIO]:
         an open binary file (seekable, so `numpy.savez` and `Figure.savefig` can write to it).
 
     Examples:
-        >>> import os, tempfile
+        >>> import tempfile
+        >>> from pathlib import Path
         >>> from jaxrsa._files import atomic_open
-        >>> path = os.path.join(tempfile.mkdtemp(), "out.txt")
+        >>> path = Path(tempfile.mkdtemp()) / "out.txt"
         >>> with atomic_open(path) as f:
         ...     _ = f.write(b"done")
-        >>> open(path, "rb").read()
+        >>> path.read_bytes()
         b'done'
     """
     path = Path(path)
