@@ -43,6 +43,14 @@ class DistanceCorrelation(GramMeasure):
     """
 
     @property
+    def scale_invariant(self) -> bool:
+        return True
+
+    @property
+    def translation_invariant(self) -> bool:
+        return True
+
+    @property
     def larger_is_more_similar(self) -> bool:
         return True
 
@@ -84,6 +92,14 @@ class ENSD(GramMeasure):
         >>> round(float(similarity(x, x, "ensd")), 6)
         3.0
     """
+
+    @property
+    def scale_invariant(self) -> bool:
+        return True
+
+    @property
+    def translation_invariant(self) -> bool:
+        return True
 
     @property
     def larger_is_more_similar(self) -> bool:
@@ -139,6 +155,10 @@ class RSMNormDifference(SquaredDistanceMeasure):
 
     def __post_init__(self):
         _inputs.check_choice("RSMNormDifference norm", self.norm, NORMS)
+
+    @property
+    def translation_invariant(self) -> bool:
+        return True
 
     def prepare(self, x: Float[Array, "n d"]):
         """`(features, norms)`: sqrt(2) tri(S) and its `norms` (Frobenius), or S (spectral)."""

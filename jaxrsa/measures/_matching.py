@@ -58,6 +58,14 @@ class PermutationMetric(Measure):
         object.__setattr__(self, "center", bool(self.center))
 
     @property
+    def scale_invariant(self) -> bool:
+        return self.score == "angular"
+
+    @property
+    def translation_invariant(self) -> bool:
+        return self.center
+
+    @property
     def larger_is_more_similar(self) -> bool:
         return False
 
@@ -114,6 +122,14 @@ class CorrelationMatch(Measure):
 
     def __post_init__(self):
         _inputs.check_choice("CorrelationMatch mode", self.mode, ("hard", "soft"))
+
+    @property
+    def scale_invariant(self) -> bool:
+        return True
+
+    @property
+    def translation_invariant(self) -> bool:
+        return True
 
     @property
     def larger_is_more_similar(self) -> bool:

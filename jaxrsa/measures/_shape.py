@@ -81,6 +81,14 @@ class ShapeMetric(Measure):
         object.__setattr__(self, "center", bool(self.center))
 
     @property
+    def scale_invariant(self) -> bool:
+        return self.score == "angular" or self.normalize
+
+    @property
+    def translation_invariant(self) -> bool:
+        return self.center
+
+    @property
     def larger_is_more_similar(self) -> bool:
         return False
 
@@ -150,6 +158,10 @@ class AlignedCosineSimilarity(Measure):
         >>> round(float(similarity(x, 2 * x @ q, "aligned_cosine_similarity")), 6)
         1.0
     """
+
+    @property
+    def scale_invariant(self) -> bool:
+        return True
 
     @property
     def larger_is_more_similar(self) -> bool:

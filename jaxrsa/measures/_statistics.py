@@ -54,6 +54,10 @@ class ConcentricityDifference(StatisticDifference):
     """
 
     @property
+    def scale_invariant(self) -> bool:
+        return True
+
+    @property
     def degenerate(self) -> str:
         return "the mean representation is zero, so cosines to it are undefined"
 
@@ -90,6 +94,10 @@ class UniformityDifference(StatisticDifference):
     """
 
     t: float = 2.0
+
+    @property
+    def translation_invariant(self) -> bool:
+        return True
 
     def __post_init__(self):
         object.__setattr__(self, "t", _inputs.positive("UniformityDifference t", self.t))

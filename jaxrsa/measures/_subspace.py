@@ -69,6 +69,10 @@ class EigenspaceOverlapScore(InnerProductMeasure):
         _inputs.check_choice("EigenspaceOverlapScore denominator", self.denominator, DENOMINATORS)
 
     @property
+    def scale_invariant(self) -> bool:
+        return True
+
+    @property
     def larger_is_more_similar(self) -> bool:
         return True
 
@@ -105,6 +109,14 @@ class LinearRegression(InnerProductMeasure):
         >>> round(float(similarity(y[:, :2], y, "linear_regression")), 6)  # x lies in y's span
         1.0
     """
+
+    @property
+    def scale_invariant(self) -> bool:
+        return True
+
+    @property
+    def translation_invariant(self) -> bool:
+        return True
 
     @property
     def larger_is_more_similar(self) -> bool:
@@ -175,6 +187,14 @@ class GULP(SquaredDistanceMeasure):
         if not (value >= 0.0 and value < float("inf")):
             raise ValueError(f"GULP lmbda must be a finite number >= 0, got {self.lmbda!r}")
         object.__setattr__(self, "lmbda", value)
+
+    @property
+    def scale_invariant(self) -> bool:
+        return True  # each model is normalized first
+
+    @property
+    def translation_invariant(self) -> bool:
+        return True
 
     @property
     def root(self) -> bool:
