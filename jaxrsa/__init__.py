@@ -8,6 +8,9 @@ Subpackages `jaxrsa.data`, `jaxrsa.models` and `jaxrsa.plot` are imported on dem
 from jaxrsa import losses as losses
 from jaxrsa import measures as measures
 from jaxrsa._first_order import rdm as rdm
+from jaxrsa._labels import model_names as model_names
+from jaxrsa._labels import to_dataframe as to_dataframe
+from jaxrsa._labels import to_xarray as to_xarray
 from jaxrsa._inference import BootstrapResult as BootstrapResult
 from jaxrsa._inference import PermutationResult as PermutationResult
 from jaxrsa._inference import bootstrap as bootstrap
@@ -37,10 +40,13 @@ __all__ = [
     "mds",
     "measures",
     "minibatch_cka",
+    "model_names",
     "procrustes_align",
     "rdm",
     "rsm",
     "similarity",
     "similarity_matrix",
+    "to_dataframe",
     "to_dissimilarity",
+    "to_xarray",
 ]

@@ -6,6 +6,7 @@ import numpy as np
 from jax.typing import ArrayLike
 from matplotlib.figure import Figure
 
+from jaxrsa import _labels
 from jaxrsa.plot._style import axes_of, group_styles, new_figure
 
 MAX_TICK_LABELS = 40
@@ -22,7 +23,7 @@ def _square(matrix, name: str) -> np.ndarray:
 
 def similarity_heatmap(
     matrix: ArrayLike,
-    names: Sequence[str],
+    names: Sequence[str] | None = None,
     groups: Sequence[str] | None = None,
     *,
     title: str = "Model x model similarity",
@@ -33,8 +34,9 @@ def similarity_heatmap(
     """The m x m similarity matrix, models ordered by group, group boundaries drawn.
 
     Args:
-        matrix: `[m, m]`.
-        names: one name per model (tick labels when m <= 40).
+        matrix: `[m, m]`, or a labelled one (`jaxrsa.to_dataframe`, `jaxrsa.to_xarray`).
+        names: one name per model (tick labels when m <= 40); by default the labelled
+            matrix's row names.
         groups: optional family of each model: models are sorted by it (stable) and each
             group gets a coloured band along the axes.
         title: axes title.
@@ -43,6 +45,7 @@ def similarity_heatmap(
             `permutation_test(...).p_value >= 0.05`), marked with a cross.
         ax: draw into these axes instead of a new figure.
     """
+    matrix, names, _ = _labels.unlabel(matrix, names, names)
     matrix = _square(matrix, "matrix")
     m = matrix.shape[0]
     if matrix.shape != (m, m) or len(names) != m:
@@ -102,15 +105,20 @@ def similarity_heatmap(
 
 def layer_heatmap(
     matrix: ArrayLike,
-    row_names: Sequence[str],
-    col_names: Sequence[str],
+    row_names: Sequence[str] | None = None,
+    col_names: Sequence[str] | None = None,
     *,
     title: str = "Layer x layer similarity",
     xlabel: str = "layer",
     ylabel: str = "layer",
     ax=None,
 ) -> Figure:
-    """A small matrix of layer-to-layer similarities with the values written in the cells."""
+    """A small matrix of layer-to-layer similarities with the values written in the cells.
+
+    `matrix` may be labelled (`jaxrsa.to_dataframe`, `jaxrsa.to_xarray`): its row and column
+    names are then the default `row_names` and `col_names`.
+    """
+    matrix, row_names, col_names = _labels.unlabel(matrix, row_names, col_names)
     matrix = _square(matrix, "matrix")
     if matrix.shape != (len(row_names), len(col_names)):
         raise ValueError(
