@@ -5,6 +5,7 @@ First order: `rdm`, `rsm`. Second order: `similarity`, `similarity_matrix` with 
 Subpackages `jaxrsa.data`, `jaxrsa.models` and `jaxrsa.plot` are imported on demand.
 """
 
+from jaxrsa import first_order as first_order
 from jaxrsa import losses as losses
 from jaxrsa import measures as measures
 from jaxrsa._first_order import rdm as rdm
@@ -36,6 +37,7 @@ __all__ = [
     "MDSStatus",
     "__version__",
     "classical_mds",
+    "first_order",
     "losses",
     "mds",
     "measures",

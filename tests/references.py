@@ -106,3 +106,68 @@ def measure(name, x, y):
 def random_orthogonal(rng, d):
     q, r = np.linalg.qr(rng.normal(size=(d, d)))
     return q * np.sign(np.diag(r))
+
+
+# ------------------------------------------------------------ rsatoolbox's RDM comparators
+
+
+def tau_a(a, b):
+    """Kendall's tau-a from its definition: mean over pairs of entries of sign products."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    k, m = np.triu_indices(len(a), 1)
+    return np.mean(np.sign(a[k] - a[m]) * np.sign(b[k] - b[m]))
+
+
+def rho_a(a, b):
+    """Spearman's rho without tie correction: 12 <r_a - mean, r_b - mean> / (p^3 - p)."""
+    ra, rb = stats.rankdata(a), stats.rankdata(b)
+    p = len(ra)
+    return 12.0 * (ra - ra.mean()) @ (rb - rb.mean()) / (p**3 - p)
+
+
+def second_moment(d):
+    """G = -H D H / 2 of a condensed RDM `d`."""
+    full = squareform(np.asarray(d, np.float64))
+    h = np.eye(len(full)) - 1.0 / len(full)
+    return -0.5 * h @ full @ h
+
+
+def whitened_cosine(a, b, centre):
+    """rsatoolbox's corr_cov (centre=True) / cosine_cov: the Frobenius cosine of the centred
+    kernels of the RDMs (of the RDMs minus their mean for corr_cov)."""
+    if centre:
+        a, b = a - np.mean(a), b - np.mean(b)
+    ga, gb = second_moment(a), second_moment(b)
+    return np.sum(ga * gb) / np.linalg.norm(ga) / np.linalg.norm(gb)
+
+
+def bures(a, b):
+    """Fidelity tr (G_a^1/2 G_b G_a^1/2)^1/2 / sqrt(tr G_a tr G_b), computed in the complement
+    of the constant vector so that the exact zero eigenvalue of centring does not enter."""
+    n = len(squareform(np.asarray(a, np.float64)))
+    q = np.linalg.svd(np.eye(n) - 1.0 / n)[0][:, : n - 1]
+
+    def root(d):
+        g = q.T @ (-0.5 * squareform(np.asarray(d, np.float64))) @ q
+        w, u = np.linalg.eigh(g)
+        w = np.where(w > 1e-12 * w.max(), w, 0.0)
+        return (u * np.sqrt(w)) @ u.T, np.trace(g)
+
+    (ra, ta), (rb, tb) = root(a), root(b)
+    inner = ra @ rb @ rb @ ra
+    return np.sum(np.sqrt(np.maximum(np.linalg.eigvalsh(inner), 0.0))) / np.sqrt(ta * tb)
+
+
+def rdm_comparison(a, b, how):
+    """Compare condensed RDMs `a`, `b` (`pdist` order) as `RSA(second=how)` does."""
+    return {
+        "pearson": lambda: stats.pearsonr(a, b)[0],
+        "spearman": lambda: stats.spearmanr(a, b)[0],
+        "cosine": lambda: a @ b / np.linalg.norm(a) / np.linalg.norm(b),
+        "kendall": lambda: stats.kendalltau(a, b).statistic,
+        "tau_a": lambda: tau_a(a, b),
+        "rho_a": lambda: rho_a(a, b),
+        "corr_cov": lambda: whitened_cosine(a, b, centre=True),
+        "cosine_cov": lambda: whitened_cosine(a, b, centre=False),
+        "bures": lambda: bures(a, b),
+    }[how]()

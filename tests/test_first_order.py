@@ -4,8 +4,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from scipy import stats
+from scipy.spatial.distance import pdist
 
 import jaxrsa
+from jaxrsa import first_order
+from jaxrsa._numerics import triangle_indices
 from tests import references as ref
 
 METRICS = ["euclidean", "sqeuclidean", "correlation", "cosine"]
@@ -57,12 +61,85 @@ def test_integer_input_gives_default_float():
 
 
 def test_jit_and_grad_compose(rng):
-    from jaxrsa._first_order import rdm_kernel
-
     x = jnp.asarray(rng.normal(size=(8, 3)))
-    f = jax.jit(lambda a: rdm_kernel(a, "correlation").sum())
+    f = jax.jit(lambda a: first_order.CorrelationDistance().matrix(a).sum())
     g = jax.grad(f)(x)
     assert np.all(np.isfinite(np.asarray(g)))
+
+
+@pytest.mark.parametrize(
+    "name, obj",
+    [
+        ("euclidean", first_order.Euclidean()),
+        ("sqeuclidean", first_order.SqEuclidean()),
+        ("correlation", first_order.CorrelationDistance()),
+        ("cosine", first_order.CosineDistance()),
+    ],
+)
+def test_metric_objects_equal_names_and_give_their_triangle(rng, name, obj):
+    x = rng.normal(size=(9, 4)) + 0.3
+    full = np.asarray(jaxrsa.rdm(x, obj))
+    np.testing.assert_array_equal(full, np.asarray(jaxrsa.rdm(x, name)))
+    i, j = triangle_indices(9)
+    np.testing.assert_allclose(np.asarray(obj.triangle(jnp.asarray(x))), full[i, j], atol=1e-13)
+    # `ordinal` ranks as the triangle does
+    np.testing.assert_array_equal(
+        stats.rankdata(np.asarray(obj.ordinal(jnp.asarray(x)))), stats.rankdata(full[i, j])
+    )
+
+
+def test_kernel_objects_equal_names(rng):
+    x = rng.normal(size=(9, 4))
+    np.testing.assert_array_equal(
+        np.asarray(jaxrsa.rsm(x, first_order.RBF(1.3))),
+        np.asarray(jaxrsa.rsm(x, "rbf", threshold=1.3)),
+    )
+    np.testing.assert_array_equal(
+        np.asarray(jaxrsa.rsm(x, first_order.Dot())), np.asarray(jaxrsa.rsm(x, "dot"))
+    )
+
+
+def test_user_metric_serves_rdm_and_rsa(rng):
+    class Cityblock(first_order.Metric):
+        name, degree, translation_invariant = "cityblock", 1, True
+
+        def matrix(self, x):
+            return jnp.sum(jnp.abs(x[:, None, :] - x[None, :, :]), axis=-1)
+
+    x, y = rng.normal(size=(10, 3)), rng.normal(size=(10, 5))
+    np.testing.assert_allclose(
+        np.asarray(jaxrsa.rdm(x, Cityblock())), ref.rdm(x, "cityblock"), atol=1e-12
+    )
+    got = float(jaxrsa.similarity(x, y, jaxrsa.measures.RSA(Cityblock(), "spearman")))
+    expected = stats.spearmanr(pdist(x, "cityblock"), pdist(y, "cityblock"))[0]
+    assert abs(got - expected) <= 1e-12
+
+
+@pytest.mark.parametrize("metric, degree", [("cosine", 0), ("correlation", 0), ("euclidean", 1)])
+@pytest.mark.parametrize("scale", [1e20, 1e-20])
+def test_any_finite_magnitude(rng, metric, degree, scale):
+    """Issue 14: rescaled per model before the products, so 1e20 is not all ones or inf."""
+    x = rng.normal(size=(3, 10, 4)).astype(np.float32)
+    expected = np.asarray(jaxrsa.rdm(x, metric)) * np.float32(scale) ** degree
+    got = np.asarray(jaxrsa.rdm(x * np.float32(scale), metric))
+    np.testing.assert_allclose(got, expected, rtol=2e-6, atol=2e-6 * np.abs(expected).max())
+    k = np.asarray(jaxrsa.rsm(x * np.float32(scale), "cosine"))
+    np.testing.assert_allclose(k, np.asarray(jaxrsa.rsm(x, "cosine")), atol=2e-6)
+
+
+def test_overflow_is_an_error(rng):
+    x = rng.normal(size=(5, 3)).astype(np.float32) * np.float32(1e20)
+    with pytest.raises(ValueError, match="x: its distance overflows float32"):
+        jaxrsa.rdm(x, "sqeuclidean")
+
+
+def test_precomputed_checks_its_matrix(rng):
+    d = ref.rdm(rng.normal(size=(5, 2)), "euclidean")
+    np.testing.assert_array_equal(np.asarray(jaxrsa.rdm(d, first_order.Precomputed())), d)
+    bad = d.copy()
+    bad[0, 2] += 1.0
+    with pytest.raises(ValueError, match=r"model 1: the precomputed RDM is not symmetric"):
+        jaxrsa.rdm(np.stack([d, bad]), first_order.Precomputed())
 
 
 @pytest.mark.parametrize(
@@ -78,8 +155,9 @@ def test_jit_and_grad_compose(rng):
             lambda x: jaxrsa.rdm(np.where(np.arange(4)[:, None] == 2, np.nan, x[0])),
             "non-finite.*example 2",
         ),
-        (lambda x: jaxrsa.rdm(x.at[1, 3].set(0.0), "cosine"), "model 1, example 3 has zero norm"),
-        (lambda x: jaxrsa.rdm(x[0].at[2].set(7.0)), "example 2 is constant across features"),
+        (lambda x: jaxrsa.rdm(x.at[1, 3].set(0.0), "cosine"), "model 1: example 3 has zero norm"),
+        (lambda x: jaxrsa.rdm(x[0].at[2].set(7.0)), "x: example 2 is constant across features"),
+        (lambda x: jaxrsa.rdm(x[0], 3), "unknown metric 3"),
         (lambda x: jaxrsa.rsm(jnp.ones((4, 3)), "rbf"), "median squared distance is zero"),
         (lambda x: jaxrsa.rdm("abc"), "expected"),
     ],

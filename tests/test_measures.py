@@ -78,15 +78,18 @@ def test_symmetric_and_self_similarity_one(rng, name):
 
 
 def test_spearman_averages_ties(rng):
-    """Ties get average ranks: compared with SciPy's ranking of the very same dissimilarities
-    (which values tie depends on rounding, so a float64 reference could tie other pairs)."""
+    """Ties get average ranks, equal to SciPy's on the exact distances of repeated examples
+    (tests/test_rsa_forms.py checks the ties of integer data and of every rank comparison)."""
     from scipy import stats
+    from scipy.spatial.distance import pdist, squareform
 
     base = rng.normal(size=(4, 5))
-    x, y = base[rng.integers(0, 4, size=12)], rng.normal(size=(12, 3))  # repeated examples
-    tx, ty = (np.asarray(jaxrsa.rdm(a))[np.triu_indices(12, 1)] for a in (x, y))
+    which = rng.integers(0, 4, size=12)
+    x, y = base[which], rng.normal(size=(12, 3))  # repeated examples
+    i, j = np.triu_indices(12, 1)
+    tx = squareform(pdist(base, "correlation"))[which[i], which[j]]
     assert len(np.unique(tx)) < len(tx) // 2
-    expected = stats.pearsonr(stats.rankdata(tx), stats.rankdata(ty))[0]
+    expected = stats.spearmanr(tx, pdist(y, "correlation"))[0]
     np.testing.assert_allclose(float(jaxrsa.similarity(x, y, "rsa_spearman")), expected, atol=1e-12)
 
 
@@ -283,7 +286,7 @@ def test_degenerate_similarity_pattern_is_an_error():
         (lambda: measures.RSA(first="euclidean"), "first-order kernel for 'rowwise_pearson'"),
         (lambda: measures.RSA(second="pearson", diagonal=True), "applies to row-wise"),
         (lambda: measures.RSA(first="dot", second="spearman"), "first-order metric"),
-        (lambda: measures.RSA(second="kendall"), "unknown second-order comparison"),
+        (lambda: measures.RSA(second="kendal"), "unknown second-order comparison"),
         (lambda: measures.CKA(kernel="poly"), "unknown CKA kernel"),
         (lambda: measures.CKA(kernel="rbf", threshold=-1), "threshold must be"),
     ],

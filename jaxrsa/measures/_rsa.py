@@ -1,34 +1,37 @@
-"""Representational similarity analysis: compare two models' (dis)similarity matrices."""
+"""Representational similarity analysis: compare two models' (dis)similarity matrices.
+
+`RSA(first=, second=, threshold=, diagonal=)` is one public class; the comparison `second`
+chooses its form, a subclass: `RowwiseRSA` (rows of similarity matrices, Abnar), `TriangleRSA`
+(vectors of the RDM's strict upper triangle: Gram-type, one product for all pairs) and
+`PairwiseRSA` (rsatoolbox's Kendall tau-b, tau-a and Bures similarity, which need per-pair work,
+batched over pairs). Each form takes its first-order kernel or metric as a name or an object
+(`jaxrsa._first_order`), so a new metric needs no change here.
+"""
 
 import dataclasses
+import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from jaxtyping import Array, Float
+from jaxtyping import Array, Bool, Float, Int
 
 from jaxrsa import _inputs
-from jaxrsa._first_order import (
-    KERNELS,
-    METRICS,
-    ROW_CONDITION,
-    first_undefined_example,
-    normalized_rows,
-    rsm_kernel,
-)
+from jaxrsa._first_order import RSA_METRICS, Cosine, Dot, Kernel, Metric, as_kernel, as_metric
 from jaxrsa._numerics import (
+    HIGHEST,
     centre_unit,
-    gram_triangle,
-    sq_distances_triangle,
+    not_differentiable,
+    symmetrize,
     triangle_indices,
     unit,
 )
 from jaxrsa._rank import rankdata
-from jaxrsa.measures._base import GramMeasure, copies
+from jaxrsa.measures._base import GramMeasure, Measure, copies
 
-ROWWISE = ("rowwise_pearson", "rowwise_cosine")
-TRIANGLE = ("pearson", "spearman", "cosine")
+EQUAL = "all its pairwise dissimilarities are equal, so a correlation with them is undefined"
+ZERO = "all its pairwise dissimilarities are zero"
 
 
 def off_diagonal(s: Float[Array, "n n"]) -> Float[Array, "n n-1"]:
@@ -46,34 +49,123 @@ def _masked_unit(v: Float[Array, "... p"], keep, centre: bool) -> Float[Array, "
     return unit(v, jnp.max(jnp.abs(v), axis=-1))
 
 
-@dataclasses.dataclass(frozen=True)
-class RSA(GramMeasure):
-    """Representational similarity analysis, row-wise (Abnar) or on the upper triangle.
+def square(v: Float[Array, " p"], n: int) -> Float[Array, "n n"]:
+    """The symmetric zero-diagonal matrix whose strict upper triangle is `v` (in
+    `triangle_indices` order)."""
+    i, j = triangle_indices(n)
+    m = jnp.zeros((n, n), v.dtype).at[i, j].set(v)
+    return m + m.T
+
+
+def double_centre(m: Float[Array, "n n"]) -> Float[Array, "n n"]:
+    """H M H, H = I - 11^T / n."""
+    rows = jnp.mean(m, axis=0)
+    return m - rows[None, :] - rows[:, None] + jnp.mean(rows)
+
+
+def second_moment(v: Float[Array, " p"], n: int) -> Float[Array, "n n"]:
+    """G = -H D H / 2 of the RDM D with triangle `v`: the centred kernel with these distances
+    (rsatoolbox's RDM-to-second-moment map; positive semidefinite for squared Euclidean D)."""
+    return -0.5 * double_centre(square(v, n))
+
+
+def centred_basis(n: int) -> np.ndarray:
+    """An orthonormal basis `[n, n - 1]` of the vectors orthogonal to 1 (the last columns of the
+    Householder reflection that maps e_1 to 1 / sqrt(n)): Q Q^T = H = I - 11^T / n."""
+    u = np.full(n, 1.0 / np.sqrt(n))
+    u[0] -= 1.0
+    reflection = np.eye(n) - 2.0 * np.outer(u, u) / (u @ u)
+    return reflection[:, 1:]
+
+
+def tie_pairs(same: Bool[Array, " q"], dtype) -> Float[Array, ""]:
+    """Number of pairs within runs of a sorted sequence s, from `same[k] = s[k + 1] == s[k]`:
+    the sum over runs of c (c - 1) / 2."""
+    k = jnp.arange(1, same.shape[0] + 1)
+    start = lax.cummax(jnp.where(same, 0, k))  # where the run holding position k starts
+    return jnp.sum(jnp.where(same, k - start, 0).astype(dtype))
+
+
+def discordant(b: Float[Array, " p"]) -> Float[Array, ""]:
+    """Number of pairs k < l with b[k] > b[l] (scipy's `_kendall_dis` after sorting by x).
+
+    A bottom-up merge count: at level L the array is sorted blocks of w = 2^L; one sort by
+    (block pair, value, side) merges each pair of neighbouring blocks, and an element of the
+    right block at merged position k that is the t-th of its block has k - t left elements at
+    most as large before it, so w - (k - t) larger ones. log2(p) iterations of one loop body
+    (one compilation), O(p log^2 p), nothing per element: it vmaps over pairs of models.
+    """
+    p = b.shape[0]
+    levels = max(0, (p - 1).bit_length())
+    size = 1 << levels
+    values = jnp.concatenate([b, jnp.full(size - p, jnp.inf, b.dtype)])
+    pos = jnp.arange(size)
+
+    def level(lv, carry):
+        values, total = carry
+        width = jnp.left_shift(1, lv)
+        pair_of = jnp.right_shift(pos, lv + 1)
+        side = jnp.bitwise_and(jnp.right_shift(pos, lv), 1)
+        pair_of, values, side = lax.sort((pair_of, values, side), num_keys=3)
+        right = side == 1
+        t = jnp.cumsum(right) - 1 - pair_of * width  # rank of a right element in its block
+        k = pos - pair_of * 2 * width
+        return values, total + jnp.sum(jnp.where(right, width - (k - t), 0).astype(b.dtype))
+
+    return lax.fori_loop(0, levels, level, (values, jnp.zeros((), b.dtype)))[1]
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class RSA(Measure):
+    """Representational similarity analysis: compare two models' (dis)similarity matrices.
 
     Row-wise comparisons (`second="rowwise_pearson"` or `"rowwise_cosine"`) take each model's
     similarity matrix S = `rsm(x, first)` and average, over examples i, the Pearson r (or the
     cosine) of the rows S_X[i] and S_Y[i]. The diagonal S[i, i] is left out of every row unless
     `diagonal=True`: it is the same in every model, and with it unrelated representations score
     above 0 (about 0.07 with "rowwise_pearson", 0.95 with "rowwise_cosine" on ReLU activations).
-    Triangle comparisons (`"pearson"`, `"spearman"`, `"cosine"`) take the strict upper triangle of
-    `rdm(x, first)` and compare those vectors (Spearman: average ranks for ties).
+
+    Triangle comparisons take the strict upper triangle of the RDM D = `rdm(x, first)`:
+    `"pearson"`, `"spearman"` (average ranks for ties), `"cosine"`, and rsatoolbox's comparators
+    (`rsatoolbox.rdm.compare` methods, same values): `"kendall"` (tau-b), `"tau_a"`, `"rho_a"`
+    (Spearman without tie correction: 12 <r_x - mean, r_y - mean> / (p^3 - p)), `"corr_cov"`
+    and `"cosine_cov"` (the RDM vectors whitened by the RDM covariance of the design: the cosine
+    of the centred kernels G = -H D H / 2, after subtracting the triangle's mean for
+    "corr_cov"; "cosine_cov" equals linear CKA of those kernels) and `"bures"` (the fidelity
+    ||G_x^1/2 G_y^1/2||_* / sqrt(tr G_x tr G_y), rsatoolbox's `_bures_similarity_second_way`,
+    which equals `compare` whenever the G are positive semidefinite, as they are for the four
+    metrics). Rank comparisons rank dissimilarities computed pair by pair (`Metric.ordinal`), so
+    equal true dissimilarities (integer data, repeated examples) tie exactly.
+
+    `first="precomputed"` takes each model as its own `[n, n]` RDM (symmetric, zero diagonal,
+    finite: checked), e.g. to compare model RDMs with brain RDMs:
+    `similarity_matrix(rdms, measure=RSA(first="precomputed", second="spearman"))`.
+
+    Bootstrap resamples (`prepare_resampled`): a pair of an example and its own copy is left
+    out like the diagonal (row-wise, and the triangle comparisons except the following); the
+    kernel comparisons ("corr_cov", "cosine_cov", "bures") and Kendall's taus keep the copies'
+    zero dissimilarities, since their double centring and tie counts need every entry.
 
     The default, `RSA()` (registry name "rsa"), is row-wise Pearson of cosine similarities
     without the diagonal: chance level 0. `RSA(second="rowwise_cosine", diagonal=True)` is
     Abnar's published code ("rsa_rowwise_cosine").
 
     Args:
-        first: first-order kernel (row-wise: "cosine", "correlation", "dot", "rbf") or metric
-            (triangle: "correlation", "cosine", "euclidean", "sqeuclidean").
-        second: "rowwise_pearson" (default), "rowwise_cosine", "pearson", "spearman" or
-            "cosine".
+        first: first-order kernel (row-wise: "cosine", "correlation", "dot", "rbf", or a
+            `Kernel`) or metric (triangle: "correlation", "cosine", "euclidean", "sqeuclidean",
+            "precomputed", or a `Metric`).
+        second: "rowwise_pearson" (default), "rowwise_cosine", "pearson", "spearman", "cosine",
+            "kendall", "tau_a", "rho_a", "corr_cov", "cosine_cov" or "bures".
         threshold: RBF bandwidth as a fraction of the median distance (with `first="rbf"`).
         diagonal: keep each row's diagonal entry in row-wise comparisons.
 
     References:
         S. Abnar, "Visualizing Model Comparison" (2020); S. Abnar, M. Dehghani and W. Zuidema,
         "Transferring Inductive Biases through Knowledge Distillation" (2020); N. Kriegeskorte,
-        M. Mur and P. Bandettini, "Representational similarity analysis" (2008).
+        M. Mur and P. Bandettini, "Representational similarity analysis" (2008); H. Nili et al.,
+        "A toolbox for representational similarity analysis" (2014); J. Diedrichsen et al.,
+        "Comparing representational geometries using whitened unbiased-distance-matrix
+        similarity" (2021).
 
     Examples:
         >>> import jax.numpy as jnp
@@ -81,136 +173,340 @@ class RSA(GramMeasure):
         >>> x = jnp.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [2.0, 0.5]])
         >>> round(float(similarity(x, 2.0 * x, measures.RSA())), 6)
         1.0
+        >>> d1 = jnp.array([[0.0, 1, 2], [1, 0, 3], [2, 3, 0]])
+        >>> d2 = jnp.array([[0.0, 2, 4], [2, 0, 5], [4, 5, 0]])
+        >>> round(float(similarity(d1, d2, measures.RSA("precomputed", "kendall"))), 6)
+        1.0
     """
 
-    first: str = "cosine"
+    first: "str | Kernel | Metric" = "cosine"
     second: str = "rowwise_pearson"
     threshold: float = 0.5
     diagonal: bool = False
 
+    def __new__(cls, *args, **kwargs):
+        if cls is not RSA and not args and not kwargs:  # copy and pickle restore fields later
+            return object.__new__(cls)
+        second = kwargs.get("second", args[1] if len(args) > 1 else "rowwise_pearson")
+        _inputs.check_choice("second-order comparison", second, tuple(_FORMS))
+        form = _FORMS[second]
+        if not issubclass(form, cls):
+            raise TypeError(f"second={second!r} is an RSA of another form: use measures.RSA(...)")
+        return object.__new__(form)
+
     def __post_init__(self):
-        _inputs.check_choice("second-order comparison", self.second, ROWWISE + TRIANGLE)
-        if self.second in ROWWISE:
-            _inputs.check_choice(f"first-order kernel for {self.second!r}", self.first, KERNELS)
-        else:
-            _inputs.check_choice(f"first-order metric for {self.second!r}", self.first, METRICS)
         object.__setattr__(self, "threshold", _inputs.positive("threshold", self.threshold))
         if not isinstance(self.diagonal, bool):
             raise TypeError(f"diagonal must be True or False, got {self.diagonal!r}")
-        if self.diagonal and self.second not in ROWWISE:
+        _ = self._first  # an unknown first-order name fails here, at construction
+
+    def __repr__(self) -> str:
+        return (
+            f"RSA(first={self.first!r}, second={self.second!r}, threshold={self.threshold!r}, "
+            f"diagonal={self.diagonal!r})"
+        )
+
+    @property
+    def _first(self) -> "Kernel | Metric":
+        raise NotImplementedError
+
+    @property
+    def scale_invariant(self) -> bool:
+        return True
+
+    def explain(self, x: Float[Array, "n d"]) -> str:
+        return self._first.explain(x) or self.degenerate
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class RowwiseRSA(RSA, GramMeasure):
+    """Row-wise RSA (see `RSA`): rows of S = kernel(x), normalized, mean of row dot products."""
+
+    @property
+    def _first(self) -> Kernel:
+        what = f"first-order kernel for {self.second!r}"
+        return as_kernel(self.first, self.threshold, what=what)
+
+    @property
+    def _centre(self) -> bool:
+        return self.second == "rowwise_pearson"
+
+    @property
+    def translation_invariant(self) -> bool:
+        return self._first.translation_invariant
+
+    @property
+    def min_n(self) -> int:
+        return 3 if self._centre and not self.diagonal else 2
+
+    @property
+    def degenerate(self) -> str:
+        where = "" if self.diagonal else " off the diagonal"
+        what = "constant" if self._centre else "all zeros"
+        return f"a row of its similarity matrix is {what}{where}"
+
+    def prepare(self, x: Float[Array, "n d"]) -> Float[Array, " p"]:
+        """Unit feature vector `[n (n - 1)]` (`[n * n]` with the diagonal), scaled so that the
+        inner product of two models' vectors is the mean over rows of the rows' dot products."""
+        return self._finish(self._first.matrix(x))
+
+    def prepare_resampled(
+        self, x: Float[Array, "n d"], idx: Int[Array, " n"]
+    ) -> Float[Array, " p"]:
+        """`prepare(x[idx])` with every pair of an example and its own copy left out of the rows,
+        as the diagonal is: a copy is not a second example that happens to be alike."""
+        return self._finish(self._first.matrix(x[idx]), ~copies(idx, diagonal=self.diagonal))
+
+    def example_pairs(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        per_row = n if self.diagonal else n - 1
+        rows = np.repeat(np.arange(n), per_row)
+        cols = np.tile(np.arange(per_row), n)
+        return rows, cols if self.diagonal else cols + (cols >= rows)
+
+    def row_width(self, n: int) -> int | None:
+        """`n - 1` (`n` with the diagonal) when the kernel's rows can be computed alone
+        ("cosine", "correlation", "dot"); None for "rbf", whose bandwidth is a median over
+        the whole matrix."""
+        if not isinstance(self._first, (Cosine, Dot)):
+            return None
+        return n if self.diagonal else n - 1
+
+    def prepare_rows(self, x: Float[Array, "n d"], start, count: int) -> Float[Array, " q"]:
+        """Rows `[start, start + count)` of `prepare(x)`, from those rows of the kernel alone:
+        `[count * row_width(n)]`, O(count n d) work and O(count n) memory."""
+        kernel, n = self._first, x.shape[0]
+        if self.row_width(n) is None:
+            return super().prepare_rows(x, start, count)
+        features = kernel.rows(x) if isinstance(kernel, Cosine) else x
+        panel = lax.dynamic_slice_in_dim(features, start, count)
+        s = jnp.matmul(panel, features.T, precision=HIGHEST)
+        example = start + jnp.arange(count)[:, None]  # each row's own example
+        if not self.diagonal:  # row i without column i: columns j < i, then j + 1
+            s = jnp.where(jnp.arange(n - 1) < example, s[:, :-1], s[:, 1:])
+        elif isinstance(kernel, Cosine):  # as `Cosine.matrix`: exactly 1 on the diagonal
+            s = jnp.where(jnp.arange(n) == example, 1.0, s)
+        return self._unit_rows(s, n)
+
+    def _finish(self, s: Float[Array, "n n"], keep=None) -> Float[Array, " p"]:
+        n = s.shape[0]
+        if not self.diagonal:
+            s = off_diagonal(s)
+            keep = None if keep is None else off_diagonal(keep)
+        return self._unit_rows(s, n, keep)
+
+    def _unit_rows(self, s: Float[Array, "r w"], n: int, keep=None) -> Float[Array, " q"]:
+        """Rows of a similarity matrix of n examples (the diagonal already left out unless
+        `diagonal`) centred (Pearson) and scaled to norm 1 / sqrt(n) (entries where not `keep`
+        left out), flattened."""
+        if keep is None:
+            rows = centre_unit(s) if self._centre else unit(s)
+        else:
+            rows = _masked_unit(s, keep, self._centre)
+        return rows.reshape(-1) / jnp.sqrt(jnp.asarray(n, s.dtype))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Vector:
+    """A triangle comparison that is the inner product of a (masked) normalized vector of the
+    triangle or of its ranks; `rho_a` scales centred ranks by sqrt(12 / (p^3 - p)) instead."""
+
+    centre: bool
+    ranks: bool = False
+    rho_a: bool = False
+    min_n: int = 3
+    degenerate: str = EQUAL
+    masks: bool = True  # copies of a resample can be left out entry by entry
+
+    def pairs(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        return triangle_indices(n)
+
+    def finish(self, v: Float[Array, " p"], keep=None) -> Float[Array, " p"]:
+        if self.ranks:  # ranks would turn an undefined (NaN) triangle finite
+            finite = jnp.isfinite(v).all()
+            if keep is not None:  # left-out entries rank above all others, then drop out
+                v = jnp.where(keep, v, jnp.inf)
+            v = jnp.where(finite, rankdata(v), jnp.nan)
+        if self.rho_a:
+            kept = v.shape[0] if keep is None else jnp.sum(keep).astype(v.dtype)
+            keep = jnp.ones(v.shape, bool) if keep is None else keep
+            c = jnp.where(keep, v - (kept + 1.0) / 2.0, 0.0)  # the kept ranks are 1..kept
+            return c * jnp.sqrt(12.0 / (kept**3 - kept))
+        if keep is None:
+            return centre_unit(v) if self.centre else unit(v)
+        return _masked_unit(v, keep, self.centre)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Kernelized:
+    """rsatoolbox's whitened comparisons: the unit vector [sqrt(2) tri(G), diag(G)] of the
+    centred kernel G of the RDM (of the RDM minus its mean for `centre`), whose inner products
+    are <G_x, G_y>_F / (||G_x||_F ||G_y||_F)."""
+
+    centre: bool
+    ranks: bool = False
+    min_n: int = 3
+    masks: bool = False
+    degenerate: str = EQUAL
+
+    def pairs(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        i, j = triangle_indices(n)
+        return np.concatenate([i, np.arange(n)]), np.concatenate([j, np.arange(n)])
+
+    def finish(self, v: Float[Array, " p"], keep=None) -> Float[Array, " q"]:
+        n = (1 + math.isqrt(1 + 8 * v.shape[0])) // 2
+        if self.centre:
+            v = v - jnp.mean(v)
+        g = second_moment(v, n)
+        i, j = triangle_indices(n)
+        w = jnp.concatenate([np.sqrt(2.0) * g[i, j], jnp.diagonal(g)])
+        return unit(w, jnp.max(jnp.abs(w)))
+
+
+_TRIANGLE = {
+    "pearson": _Vector(centre=True),
+    "spearman": _Vector(centre=True, ranks=True),
+    "cosine": _Vector(centre=False, min_n=2, degenerate=ZERO),
+    "rho_a": _Vector(centre=True, ranks=True, rho_a=True),
+    "corr_cov": _Kernelized(centre=True),
+    "cosine_cov": _Kernelized(centre=False, min_n=2, degenerate=ZERO),
+}
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class _TriangleForms(RSA):
+    """What the triangle forms share: a metric, validated for its comparison."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.diagonal:
             raise ValueError(
                 f"diagonal=True applies to row-wise comparisons; {self.second!r} compares the "
                 "strict upper triangle, which has no diagonal"
             )
 
     @property
-    def _offdiagonal_rows(self) -> bool:
-        return self.second in ROWWISE and not self.diagonal
+    def _first(self) -> Metric:
+        what = f"first-order metric for {self.second!r}"
+        return as_metric(self.first, what=what, table=RSA_METRICS)
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class TriangleRSA(_TriangleForms, GramMeasure):
+    """RSA on the RDM's strict upper triangle, Gram-type (see `RSA`)."""
 
     @property
-    def scale_invariant(self) -> bool:
-        return self.second in ROWWISE + TRIANGLE
+    def _comparison(self):
+        return _TRIANGLE[self.second]
 
     @property
     def translation_invariant(self) -> bool:
-        return self.first in ("euclidean", "sqeuclidean")
+        # Ranks need dissimilarities computed from the raw rows: centring first would round
+        # integer data and break its exact ties.
+        return self._first.translation_invariant and not self._comparison.ranks
 
     @property
     def min_n(self) -> int:
-        if self.second in ("pearson", "spearman"):
-            return 3
-        return 3 if self.second == "rowwise_pearson" and not self.diagonal else 2
+        return self._comparison.min_n
 
     @property
     def degenerate(self) -> str:
-        where = " off the diagonal" if self._offdiagonal_rows else ""
-        return {
-            "rowwise_cosine": f"a row of its similarity matrix is all zeros{where}",
-            "rowwise_pearson": f"a row of its similarity matrix is constant{where}",
-            "cosine": "all its pairwise dissimilarities are zero",
-        }.get(
-            self.second,
-            "all its pairwise dissimilarities are equal, so a correlation with them is undefined",
-        )
+        return self._comparison.degenerate
 
-    def explain(self, x: Float[Array, "n d"]) -> str:
-        if self.first in ROW_CONDITION:
-            bad = first_undefined_example(x, self.first)
-            if bad is not None:
-                return f"example {bad[0]} {ROW_CONDITION[self.first]}"
-        if self.first == "rbf":
-            return "the median squared distance is zero (most examples coincide)"
-        return self.degenerate
+    def _values(self, x: Float[Array, "n d"]) -> Float[Array, " p"]:
+        metric = self._first
+        return metric.ordinal(x) if self._comparison.ranks else metric.triangle(x)
 
     def prepare(self, x: Float[Array, "n d"]) -> Float[Array, " p"]:
-        """Unit feature vector: `[n (n - 1)]` (row-wise; `[n * n]` with the diagonal) or
-        `[n (n - 1) / 2]` (triangle)."""
-        if self.second in ROWWISE:
-            return self._finish_rows(rsm_kernel(x, self.first, self.threshold))
-        return self._finish_triangle(self._triangle(x))
+        """Feature vector `[n (n - 1) / 2]` (`[n (n + 1) / 2]` for "corr_cov" and "cosine_cov")."""
+        return self._comparison.finish(self._values(x))
 
-    def prepare_resampled(self, x: Float[Array, "n d"], idx) -> Float[Array, " p"]:
-        """`prepare(x[idx])` with every pair of an example and its own copy left out, as the
-        diagonal is: a copy is not a second example that happens to be alike."""
-        n = idx.shape[0]
-        if self.second in ROWWISE:
-            keep = ~copies(idx, diagonal=self.diagonal)
-            return self._finish_rows(rsm_kernel(x[idx], self.first, self.threshold), keep)
-        i, j = triangle_indices(n)
-        keep = idx[i] != idx[j]
-        return self._finish_triangle(self._triangle(x[idx]), keep)
+    def prepare_resampled(
+        self, x: Float[Array, "n d"], idx: Int[Array, " n"]
+    ) -> Float[Array, " p"]:
+        """`prepare(x[idx])` with every pair of an example and its own copy left out of the
+        triangle, as the diagonal is (the kernel comparisons keep them: see `RSA`)."""
+        if not self._comparison.masks:
+            return self.prepare(x[idx])
+        i, j = triangle_indices(idx.shape[0])
+        return self._comparison.finish(self._values(x[idx]), idx[i] != idx[j])
 
     def example_pairs(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        if self.second not in ROWWISE:
-            return triangle_indices(n)
-        rows = np.repeat(np.arange(n), n - 1 if self._offdiagonal_rows else n)
-        cols = np.tile(np.arange(n - 1 if self._offdiagonal_rows else n), n)
-        if self._offdiagonal_rows:
-            cols = cols + (cols >= rows)
-        return rows, cols
+        return self._comparison.pairs(n)
 
     def prepare_many(self, xs: Float[Array, "k n d"]) -> Float[Array, "k p"]:
-        """Spearman ranks every model's triangle in one batch (the ranking uses all cores)."""
-        if self.second != "spearman":
+        """Rank comparisons rank every model's triangle in one batch (the ranking uses all
+        cores)."""
+        if not self._comparison.ranks:
             return super().prepare_many(xs)
-        return jax.vmap(self._finish_triangle)(lax.map(self._triangle, xs))
+        return jax.vmap(self._comparison.finish)(lax.map(self._values, xs))
 
-    def _finish_rows(self, s: Float[Array, "n n"], keep=None) -> Float[Array, " p"]:
-        """Rows of S normalized (Pearson: centred first), flattened, scaled so that the inner
-        product of two models' vectors is the mean over rows of the rows' dot products."""
-        n = s.shape[0]
-        centre = self.second == "rowwise_pearson"
-        if self._offdiagonal_rows:
-            s = off_diagonal(s)
-            keep = None if keep is None else off_diagonal(keep)
-        if keep is None:
-            rows = centre_unit(s) if centre else unit(s)
-        else:
-            rows = _masked_unit(s, keep, centre)
-        return rows.reshape(-1) / jnp.sqrt(jnp.asarray(n, s.dtype))
 
-    def _triangle(self, x: Float[Array, "n d"]) -> Float[Array, " p"]:
-        """tri(rdm(x, first)) in `triangle_indices` order, or a vector the comparison cannot
-        tell from it.
+@dataclasses.dataclass(frozen=True, repr=False)
+class PairwiseRSA(_TriangleForms):
+    """RSA comparisons that need per-pair work (see `RSA`), batched over pairs by the engine:
+    Kendall's tau-b and tau-a (a lexicographic sort and a merge count of discordant pairs per
+    pair, O(p log^2 p)) and the Bures similarity (an n x n SVD per pair)."""
 
-        Pearson r and Spearman rho are unchanged when both vectors go through the same
-        decreasing affine map, so for "correlation" and "cosine" distances (1 - S) they take
-        tri(S) itself.
-        """
-        if self.second in ("pearson", "spearman") and self.first in ROW_CONDITION:
-            return gram_triangle(normalized_rows(x, self.first))[0]
-        if self.first in ("euclidean", "sqeuclidean"):
-            d2 = sq_distances_triangle(x)
-            return jnp.sqrt(d2) if self.first == "euclidean" else d2
-        return 1.0 - gram_triangle(normalized_rows(x, self.first))[0]
+    @property
+    def _kendall(self) -> bool:
+        return self.second in ("kendall", "tau_a")
 
-    def _finish_triangle(self, v: Float[Array, " p"], keep=None) -> Float[Array, " p"]:
-        if self.second == "spearman":  # ranks would turn an undefined (NaN) triangle finite
-            finite = jnp.isfinite(v).all()
-            if keep is not None:  # left-out entries rank above all others, then drop out
-                v = jnp.where(keep, v, jnp.inf)
-            v = jnp.where(finite, rankdata(v), jnp.nan)
-        centre = self.second != "cosine"
-        if keep is None:
-            return centre_unit(v) if centre else unit(v)
-        return _masked_unit(v, keep, centre)
+    @property
+    def translation_invariant(self) -> bool:
+        return self._first.translation_invariant and not self._kendall
+
+    @property
+    def min_n(self) -> int:
+        return 3 if self.second == "kendall" else 2
+
+    @property
+    def degenerate(self) -> str:
+        return EQUAL if self.second == "kendall" else ZERO
+
+    def prepare(self, x: Float[Array, "n d"]):
+        """Kendall: (the triangle's ordinal values `[p]`, its number of tied pairs `[]`).
+        Bures: G^1/2 / sqrt(tr G) `[n - 1, n - 1]`, G = -Q^T D Q / 2 the centred kernel in a
+        basis Q of the vectors orthogonal to 1 (its exact zero eigenvalue left out)."""
+        if self._kendall:
+            v = not_differentiable(self._first.ordinal(x), "ranking (Kendall's tau)")
+            s = jnp.sort(v)
+            ties = tie_pairs(s[1:] == s[:-1], v.dtype)
+            p = v.shape[0]
+            undefined = ~jnp.isfinite(v).all()
+            if self.second == "kendall":  # every entry tied: tau-b is 0 / 0
+                undefined = undefined | (ties == p * (p - 1) / 2)
+            return jnp.where(undefined, jnp.nan, v), ties
+        n = x.shape[0]
+        q = jnp.asarray(centred_basis(n), x.dtype)  # G = Q G' Q^T exactly: H1 = 0 drops out
+        d = square(self._first.triangle(x), n)
+        g = -0.5 * jnp.matmul(q.T, jnp.matmul(d, q, precision=HIGHEST), precision=HIGHEST)
+        w, u = jnp.linalg.eigh(symmetrize(g))
+        trace = jnp.sum(w)  # rsatoolbox's trace: negative eigenvalues included
+        # eigenvalues within rounding of zero (a kernel of rank below n - 1) are zero: their
+        # square roots would add errors of order sqrt(eps) (3e-4 in float32)
+        live = w > n * jnp.finfo(w.dtype).eps * jnp.max(jnp.abs(w))
+        root = jnp.matmul(u * jnp.sqrt(jnp.where(live, w, 0.0)), u.T, precision=HIGHEST)
+        zero = ~(trace > 0) | ~jnp.isfinite(trace)
+        return jnp.where(zero, jnp.nan, root / jnp.sqrt(jnp.where(zero, 1.0, trace)))
+
+    def pair(self, px, py) -> Float[Array, ""]:
+        if not self._kendall:
+            fidelity = jnp.linalg.svd(jnp.matmul(px, py, precision=HIGHEST), compute_uv=False)
+            return jnp.minimum(jnp.sum(fidelity), 1.0)
+        (a, ta), (b, tb) = px, py
+        p = a.shape[0]
+        total = p * (p - 1) / 2
+        a_s, b_s = lax.sort((a, b), num_keys=2)
+        joint = tie_pairs((a_s[1:] == a_s[:-1]) & (b_s[1:] == b_s[:-1]), a.dtype)
+        score = total - ta - tb + joint - 2.0 * discordant(b_s)  # concordant - discordant
+        if self.second == "kendall":
+            return jnp.clip(score / jnp.sqrt((total - ta) * (total - tb)), -1.0, 1.0)
+        return jnp.clip(score / total, -1.0, 1.0)
+
+
+_FORMS = {
+    "rowwise_pearson": RowwiseRSA,
+    "rowwise_cosine": RowwiseRSA,
+    **dict.fromkeys(_TRIANGLE, TriangleRSA),
+    **dict.fromkeys(("kendall", "tau_a", "bures"), PairwiseRSA),
+}
