@@ -206,20 +206,17 @@ def test_an_integer_seed_is_a_key():
 
 # ------------------------------------------------------------------- 4. booleans
 
-NOT_YET = pytest.mark.xfail(
-    strict=True,
-    reason="the measure's __post_init__ still coerces with bool(): needs _inputs.boolean",
-)
 BOOL_OPTIONS = [
     (lambda v: jaxrsa.procrustes_align(D[:, :2], D[:, :2], scale=v), "scale"),
     (lambda v: jaxrsa.mds(D, metric=v), "metric"),
     (lambda v: jaxrsa.minibatch_cka([np.ones((2, 6, 3))], debiased=v), "debiased"),
     (lambda v: measures.RSA(diagonal=v), "diagonal"),
-    pytest.param(lambda v: measures.CCA(squared=v), "squared", marks=NOT_YET),
-    pytest.param(lambda v: measures.SVCCA(squared=v), "squared", marks=NOT_YET),
-    pytest.param(lambda v: measures.CKA(debiased=v), "debiased", marks=NOT_YET),
-    pytest.param(lambda v: measures.ShapeMetric(center=v), "center", marks=NOT_YET),
-    pytest.param(lambda v: measures.ShapeMetric(normalize=v), "normalize", marks=NOT_YET),
+    (lambda v: measures.CCA(squared=v), "squared"),
+    (lambda v: measures.SVCCA(squared=v), "squared"),
+    (lambda v: measures.CKA(debiased=v), "debiased"),
+    (lambda v: measures.ShapeMetric(center=v), "center"),
+    (lambda v: measures.ShapeMetric(normalize=v), "normalize"),
+    (lambda v: measures.PermutationMetric(center=v), "center"),
 ]
 
 

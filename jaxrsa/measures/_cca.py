@@ -141,7 +141,7 @@ class CCA(Measure):
     max_dims: int | None = None
 
     def __post_init__(self):
-        object.__setattr__(self, "squared", bool(self.squared))
+        object.__setattr__(self, "squared", _inputs.boolean("squared", self.squared))
         object.__setattr__(self, "max_dims", check_max_dims(self.max_dims))
 
     def reduction(self) -> tuple[int | None, float | None]:

@@ -73,7 +73,7 @@ class CKA(GramMeasure):
     def __post_init__(self):
         _inputs.check_choice("CKA kernel", self.kernel, ("linear", "rbf"))
         object.__setattr__(self, "threshold", _inputs.positive("threshold", self.threshold))
-        object.__setattr__(self, "debiased", bool(self.debiased))
+        object.__setattr__(self, "debiased", _inputs.boolean("debiased", self.debiased))
 
     @property
     def scale_invariant(self) -> bool:

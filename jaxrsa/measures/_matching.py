@@ -55,7 +55,7 @@ class PermutationMetric(Measure):
 
     def __post_init__(self):
         _inputs.check_choice("PermutationMetric score", self.score, SCORES)
-        object.__setattr__(self, "center", bool(self.center))
+        object.__setattr__(self, "center", _inputs.boolean("center", self.center))
 
     @property
     def scale_invariant(self) -> bool:

@@ -77,12 +77,13 @@ class ShapeMetric(Measure):
             raise ValueError(f"ShapeMetric alpha must be in [0, 1], got {self.alpha!r}")
         object.__setattr__(self, "alpha", alpha)
         _inputs.check_choice("ShapeMetric score", self.score, SCORES)
-        object.__setattr__(self, "normalize", bool(self.normalize))
-        object.__setattr__(self, "center", bool(self.center))
+        object.__setattr__(self, "normalize", _inputs.boolean("normalize", self.normalize))
+        object.__setattr__(self, "center", _inputs.boolean("center", self.center))
 
     @property
     def scale_invariant(self) -> bool:
-        return self.score == "angular" or self.normalize
+        # partial whitening (0 < alpha < 1) mixes scales: alpha + (1 - alpha) lambda^(-1/2)
+        return self.alpha in (0.0, 1.0) and (self.score == "angular" or self.normalize)
 
     @property
     def translation_invariant(self) -> bool:
