@@ -141,7 +141,7 @@ def to_xarray(values, reps, others=None):
         >>> rng = np.random.default_rng(0)
         >>> reps = {"a": rng.normal(size=(20, 5)), "b": rng.normal(size=(20, 3))}
         >>> sims = jaxrsa.to_xarray(jaxrsa.similarity_matrix(reps, measure="cka"), reps)
-        >>> sims.dims, list(sims.coords["other"].values)
+        >>> sims.dims, sims.coords["other"].values.tolist()
         (('model', 'other'), ['a', 'b'])
     """
     try:

@@ -74,7 +74,7 @@ def minibatch_cka(batches: Iterable, *, debiased: bool = True) -> Float[Array, "
         >>> from jaxrsa import minibatch_cka
         >>> rng = np.random.default_rng(0)
         >>> stream = ([x, 2 * x + 1] for x in rng.normal(size=(5, 32, 8)))
-        >>> np.round(np.asarray(minibatch_cka(stream)), 6)
+        >>> np.round(np.asarray(minibatch_cka(stream), dtype=np.float64), 6)
         array([[1., 1.],
                [1., 1.]])
     """
