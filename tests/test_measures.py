@@ -247,7 +247,13 @@ def test_rsa_is_not_invariant_to_general_linear_maps(rng):
         (np.eye(3), np.eye(3), "cka_debiased", ValueError, "at least 4 examples, got 3"),
         (np.eye(2, 3), np.eye(2, 3), "rsa_pearson", ValueError, "at least 3 examples"),
         (np.full((5, 2), np.inf), np.ones((5, 2)), "cka", ValueError, "x: .*non-finite.*example 0"),
-        (np.ones((5, 2)), np.eye(5, 2), "rsa", ValueError, "y: .*example 2 has zero norm"),
+        (
+            np.arange(1.0, 11.0).reshape(5, 2),
+            np.eye(5, 2),
+            "rsa",
+            ValueError,
+            "y: .*example 2 has zero norm",
+        ),
         (
             np.eye(5, 3) + 1,
             np.vander(np.arange(5.0), 3),
