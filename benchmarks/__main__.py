@@ -1,7 +1,8 @@
 """The benchmark suite: every benchmark, one results file and one markdown table per machine.
 
     python -m benchmarks [--quick] [--device cpu|gpu] [--name NAME] [--merge]
-                         [--only rsa alignment mds training demo scaling devices precision huge]
+                         [--only rsa alignment mds training demo scaling devices precision huge
+                                 inference grounding chance capture losses measures examples]
 
 Each benchmark runs in its own process (`python -m benchmarks.<name>`) and prints JSON lines;
 the suite collects them into `benchmarks/results/<name>.json` and `benchmarks/results/<name>.md`
@@ -36,6 +37,13 @@ SUITE = {
     ),
     "precision": ("bench_precision", [], ["--models", "4", "--samples", "200"]),
     "huge": ("bench_scaling", ["--huge"], ["--huge"]),
+    "inference": ("bench_inference", [], ["--replicates", "100"]),
+    "grounding": ("bench_grounding", [], ["--seeds", "2", "--epochs", "1", "--samples", "300"]),
+    "chance": ("bench_chance", [], ["--sizes", "200x64", "--seeds", "1"]),
+    "capture": ("bench_capture", [], ["--n", "1000"]),
+    "losses": ("bench_losses", [], ["--batch", "64"]),
+    "measures": ("bench_measures", [], ["--m", "16", "--n", "300"]),
+    "examples": ("bench_examples_scale", [], ["--tiny"]),
 }
 DEFAULT = ["rsa", "alignment", "mds", "training", "demo", "scaling", "devices", "precision"]
 
