@@ -5,9 +5,10 @@
 
 A page line `<!-- measures-table -->` becomes one row per registry name: its class's one-line
 definition and the exact object the name stands for, its direction and symmetry (read from the
-object), its tested invariances (`INVARIANCES`), and its chance level where `docs/chance.json` (written from the chance-level
-benchmark: `{"name": {"n": ..., "d": ..., "mean": ..., "std": ...}}` or a list of such entries)
-records one. Without that file the chance column is left out and the page says so.
+object), its invariances (`INVARIANCES`), and its chance level where `docs/chance.json` records
+one: the JSON lines of `python -m benchmarks.bench_chance > docs/chance.json` (mean ± standard
+deviation over seeds of the measure between ReLU representations, examples shuffled, per size).
+Without that file the chance column is left out and the page says so.
 """
 
 import json
@@ -17,16 +18,26 @@ MARKER = "<!-- measures-table -->"
 CHANCE = Path(__file__).parent / "chance.json"
 
 
+def _records(text: str) -> list[dict]:
+    """`docs/chance.json`: a JSON list of records, or JSON lines (bench_chance's own output)."""
+    text = text.strip()
+    if text.startswith("["):
+        return json.loads(text)
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
 def _chance() -> dict[str, str] | None:
     if not CHANCE.exists():
         return None
-    entries = json.loads(CHANCE.read_text())
     cells: dict[str, list[str]] = {}
-    for name, found in entries.items():
-        for e in found if isinstance(found, list) else [found]:
-            cell = f"{e['mean']:.3f} ± {e['std']:.3f}" if "std" in e else f"{e['mean']:.3f}"
-            where = ", ".join(f"{k} = {e[k]}" for k in ("n", "d") if k in e)
-            cells.setdefault(name, []).append(f"{cell} ({where})" if where else cell)
+    for r in _records(CHANCE.read_text()):
+        if r.get("benchmark", "chance") != "chance":
+            continue
+        if "chance" in r:
+            cell = f"{r['chance']:.3f} ± {r.get('chance_std', 0.0):.3f}"
+        else:
+            cell = "undefined"  # the measure refused these sizes (e.g. CCA with n <= d)
+        cells.setdefault(r["measure"], []).append(f"{cell} (n = {r['n']}, d = {r['d']})")
     return {k: "<br>".join(v) for k, v in cells.items()}
 
 
@@ -36,23 +47,55 @@ def _chance() -> dict[str, str] | None:
 # invertible linear maps. The correlation-metric RSA names are invariant to E, to shifting each
 # example by a constant, and to P.
 INVARIANCES = {
-    "rsa": "O E P", "rsa_rowwise_cosine": "O E P", "rsa_rowwise_pearson": "O E P",
-    **{k: "E P" for k in ("rsa_pearson", "rsa_spearman", "rsa_cosine", "rsa_kendall", "rsa_tau_a",
-                          "rsa_rho_a", "rsa_corr_cov", "rsa_cosine_cov", "rsa_bures")},
-    "cka": "O T S P", "cka_debiased": "O T S P", "cka_rbf": "O T S P",
-    "cca": "O T S P L", "cca_r2": "O T S P L", "svcca": "O T S P", "pwcca": "O T S P",
-    "procrustes": "O T S P", "mutual_knn": "O E P",
-    "distance_correlation": "O T S P", "eigenspace_overlap_score": "O S P L",
-    "linear_regression": "O T S P (of x), L (of y)", "gulp": "O T S P L",
-    "jaccard_similarity": "O S P", "rank_similarity": "O S P",
-    "second_order_cosine_similarity": "O S P", "rsm_norm_difference": "O T P",
-    "magnitude_difference": "O P", "concentricity_difference": "O S P",
-    "uniformity_difference": "O T P", "hard_correlation_match": "T S P",
-    "soft_correlation_match": "T S P", "aligned_cosine_similarity": "O S P",
-    "permutation_procrustes": "P", "orthogonal_angular_shape_metric_centered": "O T S P",
+    "rsa": "O E P",
+    "rsa_rowwise_cosine": "O E P",
+    "rsa_rowwise_pearson": "O E P",
+    **{
+        k: "E P"
+        for k in (
+            "rsa_pearson",
+            "rsa_spearman",
+            "rsa_cosine",
+            "rsa_kendall",
+            "rsa_tau_a",
+            "rsa_rho_a",
+            "rsa_corr_cov",
+            "rsa_cosine_cov",
+            "rsa_bures",
+        )
+    },
+    "cka": "O T S P",
+    "cka_debiased": "O T S P",
+    "cka_rbf": "O T S P",
+    "cca": "O T S P L",
+    "cca_r2": "O T S P L",
+    "svcca": "O T S P",
+    "pwcca": "O T S P",
+    "procrustes": "O T S P",
+    "mutual_knn": "O E P",
+    "distance_correlation": "O T S P",
+    "eigenspace_overlap_score": "O S P L",
+    "linear_regression": "O T S P (of x), L (of y)",
+    "gulp": "O T S P L",
+    "jaccard_similarity": "O S P",
+    "rank_similarity": "O S P",
+    "second_order_cosine_similarity": "O S P",
+    "rsm_norm_difference": "O T P",
+    "magnitude_difference": "O P",
+    "concentricity_difference": "O S P",
+    "uniformity_difference": "O T P",
+    "hard_correlation_match": "T S P",
+    "soft_correlation_match": "T S P",
+    "aligned_cosine_similarity": "O S P",
+    "permutation_procrustes": "P",
+    "orthogonal_angular_shape_metric_centered": "O T S P",
     "orthogonal_procrustes_centered_and_normalized": "O T S P",
-    "procrustes_size_and_shape_distance": "O T P", "shape_metric": "O T S P",
-    "permutation_metric": "T S P", "cknna": "O S P", "cycle_knn": "O S P", "ensd": "O T S P",
+    "procrustes_size_and_shape_distance": "O T P",
+    "shape_metric": "O T S P",
+    "permutation_metric": "T S P",
+    "cknna": "O S P",
+    "cycle_knn": "O S P",
+    "ensd": "O T S P",
 }
 
 
@@ -79,8 +122,8 @@ def _table() -> str:
         rows.append("| " + " | ".join(cells) + " |")
     if chance is None:
         rows.append(
-            "\nChance levels are not listed yet: they are measured by "
-            "`benchmarks/bench_chance.py` and appear here once recorded in `docs/chance.json`."
+            "\nChance levels are not listed yet: `python -m benchmarks.bench_chance > "
+            "docs/chance.json` measures them, and they appear here when the site is next built."
         )
     return "\n".join(rows)
 
@@ -91,7 +134,7 @@ def _cli_help() -> str:
 
     from jaxrsa import cli
 
-    os.environ["COLUMNS"] = "100"  # argparse wraps to the terminal; keep the page stable
+    os.environ["COLUMNS"] = "88"  # argparse wraps to the terminal; keep the page stable
     parser = cli.parser()
     parser.prog = "jaxrsa"
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))

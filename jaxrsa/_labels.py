@@ -63,9 +63,7 @@ def _axes(shape: tuple[int, ...], reps, others) -> tuple[list, list]:
 def _fields(result) -> dict[str, np.ndarray]:
     """The per-pair `[m, m_b]` fields of an inference result (scalars such as counts dropped)."""
     return {
-        k: np.asarray(v)
-        for k, v in result._asdict().items()
-        if v is not None and np.ndim(v) == 2
+        k: np.asarray(v) for k, v in result._asdict().items() if v is not None and np.ndim(v) == 2
     }
 
 
@@ -114,9 +112,7 @@ def to_dataframe(values, reps, others=None):
         return pd.DataFrame({k: v.reshape(-1) for k, v in fields.items()}, index=index)
     matrix = np.asarray(values)
     rows, cols = _axes(matrix.shape, reps, others)
-    return pd.DataFrame(
-        matrix, index=pd.Index(rows, name=ROW), columns=pd.Index(cols, name=COL)
-    )
+    return pd.DataFrame(matrix, index=pd.Index(rows, name=ROW), columns=pd.Index(cols, name=COL))
 
 
 def to_xarray(values, reps, others=None):

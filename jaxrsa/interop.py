@@ -166,7 +166,9 @@ def _unique(keys, arrays, what: str) -> dict:
     keys = [k.item() if hasattr(k, "item") else k for k in keys]
     repeated = sorted({str(k) for k in keys if keys.count(k) > 1})
     if repeated:
-        raise ValueError(f"data: {what} share the name(s) {repeated}; pass name= another descriptor")
+        raise ValueError(
+            f"data: {what} share the name(s) {repeated}; pass name= another descriptor"
+        )
     return dict(zip(keys, arrays, strict=True))
 
 
