@@ -313,17 +313,7 @@ def test_every_float_dtype_is_accepted_and_computes_as_its_value(xy, name):
 # ------------------------------------------------------------------- 7. bad activations
 
 
-SILENT_NAN = pytest.mark.xfail(
-    strict=True,
-    reason="its prepared features stay finite with a NaN input, and the engine checks inputs "
-    "only when the prepared features are not finite: returns 2.92 for a NaN model",
-)
-
-
-@pytest.mark.parametrize(
-    "name",
-    [pytest.param(n, marks=SILENT_NAN) if n == "uniformity_difference" else n for n in NAMES],
-)
+@pytest.mark.parametrize("name", NAMES)
 def test_bad_activations_name_the_model(xy, name):
     x, y = xy
     bad = x.copy()

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrsa import measures
+from jaxrsa import _inputs, measures
 
 
 def _namespace(xs):
@@ -53,6 +53,9 @@ def to_compute(xs, dtype, measure: measures.Measure, labels, exponent=None):
             of batches passes the same ones for every batch.
     """
     xp = _namespace(xs)
+    if not isinstance(xs, jax.core.Tracer):  # every measure: a NaN model is never silent
+        for label, x in zip(labels, xs, strict=True):
+            _inputs.check_finite(x, label)
     if not xp.issubdtype(xs.dtype, xp.floating) or xs.dtype.itemsize < 4:
         xs = xs.astype(np.promote_types(dtype, np.float32) if xp is np else jnp.float32)
     if measure.translation_invariant:

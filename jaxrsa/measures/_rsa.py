@@ -29,6 +29,7 @@ from jaxrsa._numerics import (
 )
 from jaxrsa._rank import rankdata
 from jaxrsa.measures._base import GramMeasure, Measure, copies
+from jaxrsa.measures._cka import double_centre
 
 EQUAL = "all its pairwise dissimilarities are equal, so a correlation with them is undefined"
 ZERO = "all its pairwise dissimilarities are zero"
@@ -55,12 +56,6 @@ def square(v: Float[Array, " p"], n: int) -> Float[Array, "n n"]:
     i, j = triangle_indices(n)
     m = jnp.zeros((n, n), v.dtype).at[i, j].set(v)
     return m + m.T
-
-
-def double_centre(m: Float[Array, "n n"]) -> Float[Array, "n n"]:
-    """H M H, H = I - 11^T / n."""
-    rows = jnp.mean(m, axis=0)
-    return m - rows[None, :] - rows[:, None] + jnp.mean(rows)
 
 
 def second_moment(v: Float[Array, " p"], n: int) -> Float[Array, "n n"]:
