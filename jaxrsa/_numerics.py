@@ -233,8 +233,11 @@ def _svd_jvp(primals, tangents):
     return (u, s, vt), (du, ds, dv.T)
 
 
+PIECEWISE_CONSTANT = "it is piecewise constant: zero gradient almost everywhere, undefined at ties"
+
+
 @functools.cache
-def _refuse_jvp(what: str, alternatives: str):
+def _refuse_jvp(what: str, why: str, alternatives: str):
     @jax.custom_jvp
     def guard(x):
         return x
@@ -242,8 +245,8 @@ def _refuse_jvp(what: str, alternatives: str):
     @guard.defjvp
     def _(primals, tangents):
         raise TypeError(
-            f"{what} is not differentiable (it is piecewise constant: zero gradient almost "
-            f"everywhere, undefined at ties); for a differentiable measure use {alternatives}"
+            f"{what} is not differentiable ({why}); for a differentiable measure use "
+            f"{alternatives}"
         )
 
     return guard
@@ -255,7 +258,7 @@ DIFFERENTIABLE_ALTERNATIVES = (
 )
 
 
-def not_differentiable(x: Array, what: str) -> Array:
+def not_differentiable(x: Array, what: str, why: str = PIECEWISE_CONSTANT) -> Array:
     """`x` unchanged; differentiating through it raises a TypeError saying that `what` (ranks,
-    neighbour lists) has no useful derivative and naming the measures that do."""
-    return _refuse_jvp(what, DIFFERENTIABLE_ALTERNATIVES)(x)
+    neighbour lists) has no useful derivative, and `why`, and naming the measures that do."""
+    return _refuse_jvp(what, why, DIFFERENTIABLE_ALTERNATIVES)(x)

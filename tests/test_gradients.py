@@ -23,6 +23,7 @@ NOT_DIFFERENTIABLE = {
     "rsa_kendall",
     "rsa_tau_a",
     "rsa_rho_a",
+    "rsa_bures",  # square roots of rank-deficient kernels (refused as not differentiable)
     "mutual_knn",
     "jaccard_similarity",
     "rank_similarity",

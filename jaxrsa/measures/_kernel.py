@@ -17,6 +17,14 @@ from jaxrsa.measures._inner import SquaredDistanceMeasure, gram_features
 FLAT = "every example has the same representation (zero variance across examples)"
 
 
+def distances(x: Float[Array, "n d"]) -> Float[Array, "n n"]:
+    """Euclidean distances with a finite derivative: the square root is taken only where the
+    squared distance is positive (the zero diagonal, and copies, stay 0 with derivative 0)."""
+    d2 = sq_distances(x)
+    positive = d2 > 0
+    return jnp.where(positive, jnp.sqrt(jnp.where(positive, d2, 1.0)), 0.0)
+
+
 @dataclasses.dataclass(frozen=True)
 class DistanceCorrelation(GramMeasure):
     """Distance correlation (Székely et al. 2007), as ReSi's `DistanceCorrelation`.
@@ -60,7 +68,7 @@ class DistanceCorrelation(GramMeasure):
 
     def prepare(self, x: Float[Array, "n d"]) -> Float[Array, " p"]:
         """Unit vector [sqrt(2) tri(A), diag(A)] of the double-centred distances `[n (n+1)/2]`."""
-        a = double_centre(jnp.sqrt(sq_distances(x)))
+        a = double_centre(distances(x))
         return unit(jnp.concatenate([np.sqrt(2.0) * tri(a), jnp.diagonal(a)]))
 
     def finish(self, inner: Float[Array, "..."]) -> Float[Array, "..."]:
@@ -163,7 +171,7 @@ class RSMNormDifference(SquaredDistanceMeasure):
     def prepare(self, x: Float[Array, "n d"]):
         """`(features, norms)`: sqrt(2) tri(S) and its `norms` (Frobenius), or S (spectral)."""
         if self.norm == "spectral":
-            return jnp.sqrt(sq_distances(x)), jnp.zeros((2,), x.dtype)
+            return distances(x), jnp.zeros((2,), x.dtype)
         v = np.sqrt(2.0) * jnp.sqrt(sq_distances_triangle(x))
         return v, self.norms(v)
 

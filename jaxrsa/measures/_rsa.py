@@ -475,6 +475,12 @@ class PairwiseRSA(_TriangleForms):
         q = jnp.asarray(centred_basis(n), x.dtype)  # G = Q G' Q^T exactly: H1 = 0 drops out
         d = square(self._first.triangle(x), n)
         g = -0.5 * jnp.matmul(q.T, jnp.matmul(d, q, precision=HIGHEST), precision=HIGHEST)
+        # square roots of a kernel of rank below n - 1 (the usual case, d < n) have no finite
+        # derivative: refuse differentiation clearly instead of returning NaN gradients
+        g = not_differentiable(
+            g, "the Bures similarity", "the square root of a rank-deficient kernel has no "
+            "finite derivative, and kernels of d < n features are rank-deficient",
+        )  # fmt: skip
         w, u = jnp.linalg.eigh(symmetrize(g))
         trace = jnp.sum(w)  # rsatoolbox's trace: negative eigenvalues included
         # eigenvalues within rounding of zero (a kernel of rank below n - 1) are zero: their
