@@ -7,97 +7,91 @@ over an input.
 """
 
 import argparse
+import ast
+import dataclasses
 import os
 import re
 import sys
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from jaxrsa import _files, _inputs
+from jaxrsa import _files, _inputs, measures
 from jaxrsa._demo import DemoConfig
+from jaxrsa._formats import (
+    MATRIX_SUFFIXES,
+    CommandError,
+    read_activations,
+    read_matrix,
+    write_matrix,
+)
 
 EXIT_USAGE = 2
 
 
-class CommandError(Exception):
-    """A problem with what the user asked for; reported as one line, exit code 2."""
+# --------------------------------------------------------------------------- measures
 
 
-# --------------------------------------------------------------------------- reading files
+def parse_measure(spec: str, options: list[str] = ()) -> tuple[measures.Measure, str]:
+    """The measure named by `spec` (``NAME`` or ``NAME(OPTION=VALUE, ...)``) with `options`
+    (``OPTION=VALUE`` strings) applied, and its label (``cca(max_dims=20)``).
 
+    Options are the fields of the measure's class (`jaxrsa.measures`); values are Python
+    literals (numbers, strings, True/False/None, tuples) or bare words, read with
+    `ast.literal_eval`, never evaluated.
 
-def read_activations(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Models' activations from an `.npz` (one `[n, d_i]` array per model) or a folder of `.npy`.
-
-    Arrays are memory-mapped where the format allows (folders of `.npy`), so large sets need not
-    fit in memory.
+    Raises:
+        CommandError: naming ``--measure`` or ``--option`` for an unknown measure, a malformed
+            spec, an option the measure does not have (listing those it has) or a bad value.
     """
-    path = Path(path)
-    if not path.exists():
-        raise CommandError(f"{path}: no such file or directory")
-    if path.is_dir():
-        files = sorted(path.glob("*.npy"))
-        if not files:
-            raise CommandError(f"{path}: the folder holds no .npy files")
-        acts = {}
-        for f in files:
-            try:
-                acts[f.stem] = np.load(f, mmap_mode="r", allow_pickle=False)
-            except (ValueError, OSError) as e:
-                raise CommandError(f"{f}: not a readable .npy array ({e})") from None
-    else:
-        acts = _read_npz(path)
-    for name, a in acts.items():
-        if a.ndim != 2:
-            raise CommandError(
-                f"{path}: model {name!r} has shape {a.shape}; expected [n, d] (examples x features)"
-            )
-    return acts
-
-
-def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    match = re.fullmatch(r"\s*(?P<name>[A-Za-z_]\w*)\s*(?:\((?P<args>.*)\))?\s*", spec, re.S)
+    if match is None or match["name"] not in measures.names():
+        name = match["name"] if match else spec
+        raise CommandError(
+            f"--measure {spec}: invalid choice: {name!r} (choose from "
+            f"{', '.join(measures.names())})"
+        )
+    name, given = match["name"], {}
+    if match["args"] and match["args"].strip():
+        given |= _keywords(f"--measure {spec}", match["args"])
+    for option in options:
+        key, sep, value = option.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise CommandError(f"--option {option}: expected OPTION=VALUE, e.g. max_dims=20")
+        given |= _keywords(f"--option {option}", f"{key.strip()}=({value})")
+    measure = measures.get(name)
+    fields = [f.name for f in dataclasses.fields(measure)]
+    where = " ".join([f"--measure {spec}", *(f"--option {o}" for o in options)])
+    for key in given:
+        if key not in fields:
+            valid = f"its options are {', '.join(fields)}" if fields else "it takes no options"
+            raise CommandError(f"{where}: {name} has no option {key!r}; {valid}")
     try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
-        raise CommandError(f"{path}: not a readable .npz file ({e})") from None
-    if not arrays:
-        raise CommandError(f"{path}: the file holds no arrays")
-    return arrays
+        measure = dataclasses.replace(measure, **given)
+    except (TypeError, ValueError) as e:
+        raise CommandError(f"{where}: {name}: {_one_line(e)}") from None
+    label = f"{name}({', '.join(f'{k}={v!r}' for k, v in given.items())})" if given else name
+    return measure, label
 
 
-def read_matrix(path: str | os.PathLike) -> tuple[np.ndarray, list[str], str]:
-    """A similarity matrix written by `jaxrsa compare` (.npz) or a plain square `.npy`/`.csv`.
-
-    Returns the matrix, model names and its kind ("similarity" or "dissimilarity").
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise CommandError(f"{path}: no such file")
-    if path.suffix == ".npz":
-        z = _read_npz(path)
-        key = next((k for k in ("similarity", "dissimilarity") if k in z), None)
-        if key is None:
-            raise CommandError(f"{path}: expected an array named 'similarity' or 'dissimilarity'")
-        matrix, kind = z[key], key
-        names = [str(n) for n in z["names"]] if "names" in z else None
-    else:
+def _keywords(where: str, text: str) -> dict:
+    """``a=1, b='x', c=word`` as a dict of literals (a bare word is a string)."""
+    try:
+        call = ast.parse(f"f({text})", mode="eval").body
+    except SyntaxError:
+        call = None
+    if not isinstance(call, ast.Call) or call.args or any(k.arg is None for k in call.keywords):
+        raise CommandError(f"{where}: expected OPTION=VALUE pairs separated by commas")
+    values = {}
+    for keyword in call.keywords:
+        node = keyword.value
         try:
-            if path.suffix == ".npy":
-                matrix = np.load(path, allow_pickle=False)
-            else:
-                matrix = np.loadtxt(path, delimiter=",", ndmin=2)
-        except (ValueError, OSError) as e:
-            raise CommandError(f"{path}: not a readable matrix ({e})") from None
-        kind, names = "similarity", None
-    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
-        raise CommandError(f"{path}: expected a square matrix, got shape {matrix.shape}")
-    names = names or [f"model {i}" for i in range(matrix.shape[0])]
-    if len(names) != matrix.shape[0]:
-        raise CommandError(f"{path}: {len(names)} names for a {matrix.shape[0]}-model matrix")
-    return np.asarray(matrix, np.float64), names, kind
+            values[keyword.arg] = node.id if isinstance(node, ast.Name) else ast.literal_eval(node)
+        except ValueError:
+            raise CommandError(
+                f"{where}: {keyword.arg}={ast.unparse(node)} is not a literal value"
+            ) from None
+    return values
 
 
 def groups_of(names: list[str], pattern: str | re.Pattern) -> list[str]:
@@ -107,8 +101,6 @@ def groups_of(names: list[str], pattern: str | re.Pattern) -> list[str]:
 
 
 # --------------------------------------------------------------------------- writing files
-
-COMPARE_SUFFIXES = (".npz", ".csv")
 
 
 def output_path(out: str, suffixes: tuple[str, ...], inputs=(), option: str = "--out") -> Path:
@@ -147,22 +139,19 @@ def coordinates_path(image: Path) -> Path:
 def cmd_compare(args) -> None:
     import jaxrsa
 
-    out = output_path(args.out, COMPARE_SUFFIXES, inputs=[args.acts])
-    acts = read_activations(args.acts)
+    out = output_path(args.out, MATRIX_SUFFIXES, inputs=[args.acts])
+    measure, label = parse_measure(args.measure, args.option)
+    acts = read_activations(args.acts, flatten=args.flatten)
     sim = jaxrsa.similarity_matrix(
         acts,
-        measure=args.measure,
+        measure=measure,
         block_size=args.block_size,
         memory_budget=args.memory_budget,
-        progress=True,
+        progress=sys.stderr.isatty(),
     )
-    names = np.array(list(acts))
-    with _files.atomic_open(out) as f:
-        if out.suffix.lower() == ".csv":
-            np.savetxt(f, np.asarray(sim), delimiter=",", header=",".join(names), comments="")
-        else:
-            np.savez(f, similarity=np.asarray(sim), names=names, measure=np.array(args.measure))
-    print(f"{len(names)} x {len(names)} {args.measure} similarity -> {out}")
+    kind = "similarity" if measure.larger_is_more_similar else "dissimilarity"
+    write_matrix(out, sim, list(acts), kind, label)
+    print(f"{len(acts)} x {len(acts)} {label} {kind} -> {out}")
 
 
 def cmd_embed(args) -> None:
@@ -176,20 +165,45 @@ def cmd_embed(args) -> None:
     coords = output_path(
         args.coords or coordinates_path(out), (".npz",), [args.matrix, out], option="--coords"
     )
-    matrix, names, kind = read_matrix(args.matrix)
-    dissim = jaxrsa.to_dissimilarity(matrix, args.method) if kind == "similarity" else matrix
-    result = jaxrsa.mds(dissim, n_components=2, n_init=args.n_init, key=jax.random.key(args.seed))
-    groups = groups_of(names, args.group_pattern)
-    fig = plot.model_map(
-        np.asarray(result.embedding),
-        groups,
-        names=names if len(names) <= 30 else None,
-        title=f"{Path(args.matrix).name}: MDS (Kruskal stress-1 {float(result.stress_1):.3f})",
+    matrix = read_matrix(args.matrix)
+    kind = matrix.kind if args.kind == "auto" else args.kind
+    values = matrix.values
+    dissim = jaxrsa.to_dissimilarity(values, args.method) if kind == "similarity" else values
+    result = jaxrsa.mds(
+        dissim, n_components=args.dims, n_init=args.n_init, key=jax.random.key(args.seed)
     )
+    names, points = matrix.names, np.asarray(result.embedding)
+    what = matrix.measure or Path(args.matrix).name
+    title = f"{what}: MDS (Kruskal stress-1 {float(result.stress_1):.3f})"
+    labels = names if len(names) <= 30 else None
+    groups = groups_of(names, args.group_pattern)
+    if args.dims == 2:
+        fig = plot.model_map(points, groups, names=labels, title=title)
+    else:
+        fig = _map_3d(points, groups, labels, title)
     plot.save(fig, out)
     with _files.atomic_open(coords) as f:
-        np.savez(f, embedding=np.asarray(result.embedding), names=np.array(names))
-    print(f"map of {len(names)} models -> {out} (coordinates in {coords})")
+        np.savez(f, embedding=points, names=np.array(names), measure=np.array(what))
+    print(f"{args.dims}-D map of {len(names)} models -> {out} (coordinates in {coords})")
+
+
+def _map_3d(points: np.ndarray, groups: list[str], names: list[str] | None, title: str):
+    """The models in 3-D, coloured and marked by group as `jaxrsa.plot.model_map` does."""
+    from jaxrsa.plot._style import group_styles, new_figure
+
+    fig = new_figure(6.4, 5.6)
+    ax = fig.add_subplot(projection="3d")
+    for group, style in group_styles(groups).items():
+        sel = np.array([g == group for g in groups])
+        ax.scatter(*points[sel].T, s=48, label=f"{group} ({sel.sum()})", depthshade=False, **style)
+    for point, name in zip(points, names or (), strict=False):
+        ax.text(*point, f" {name}", fontsize=7, color="0.3")
+    for i, axis in enumerate("xyz"):
+        getattr(ax, f"set_{axis}label")(f"MDS dimension {i + 1}")
+    ax.set_aspect("equal")  # distances read true along every axis
+    ax.set_title(title)
+    ax.legend(loc="best", frameon=False, fontsize=9)
+    return fig
 
 
 def cmd_demo(args) -> None:
@@ -255,8 +269,6 @@ def _one_line(text: str) -> str:
 
 
 def parser() -> argparse.ArgumentParser:
-    from jaxrsa import measures
-
     p = _Parser(
         prog="jaxrsa",
         description="Compare neural networks by their representations (RSA, CKA, CCA, MDS).",
@@ -300,18 +312,37 @@ def parser() -> argparse.ArgumentParser:
     c = sub.add_parser(
         "compare",
         help="similarity matrix of your own activations",
-        description="Compute the m x m similarity of models from their activations: an .npz "
-        "with one [n, d_i] array per model (same n examples, same order), or a folder of .npy "
-        "files (read memory-mapped).",
+        description="Compute the m x m similarity (or distance) of models from their "
+        "activations of the same n examples in the same order: an .npz with one [n, d_i] array "
+        "per model, an HDF5 file (.h5/.hdf5, needs h5py: one dataset per model, or one "
+        "[m, n, d] dataset), or a folder of .npy (read memory-mapped) and .csv files (one model "
+        "per file, a row per example, optional header row).",
     )
-    c.add_argument("acts", help="activations: .npz file or folder of .npy files")
+    c.add_argument("acts", help="activations: .npz, .h5/.hdf5, or a folder of .npy/.csv files")
     c.add_argument(
-        "--measure", default="rsa", choices=measures.names(), help="default: %(default)s"
+        "--measure",
+        default="rsa",
+        help="NAME or NAME(OPTION=VALUE, ...), e.g. 'cca(max_dims=20)'; NAME is one of "
+        f"{', '.join(measures.names())} (default: %(default)s)",
+    )
+    c.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="OPTION=VALUE",
+        help="an option of the measure (a field of its class in jaxrsa.measures), e.g. "
+        "--option max_dims=20; repeatable",
+    )
+    c.add_argument(
+        "--flatten",
+        action="store_true",
+        help="flatten each model's [n, ...] activations (e.g. conv maps [n, h, w, c]) to [n, -1]",
     )
     c.add_argument(
         "--out",
         required=True,
-        help="output file: NAME.npz (similarity, names, measure) or NAME.csv",
+        help="output file: NAME.npz (similarity or dissimilarity, names, measure) or NAME.csv "
+        "(labelled table); both read back by `jaxrsa embed`",
     )
     c.add_argument("--block-size", type=_positive_int, default=None, help="models per block")
     c.add_argument(
@@ -321,11 +352,12 @@ def parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser(
         "embed",
-        help="draw a 2-D MDS map of models from a similarity matrix",
-        description="Embed models in 2-D with SMACOF MDS from an .npz written by `jaxrsa "
-        "compare` (or a square .npy/.csv similarity matrix) and draw the map.",
+        help="draw a 2-D or 3-D MDS map of models from a similarity matrix",
+        description="Embed models in 2-D or 3-D with SMACOF MDS from the .npz or .csv written "
+        "by `jaxrsa compare` (or a square .npy/.csv matrix) and draw the map. A similarity is "
+        "turned into a dissimilarity first (--method); a distance is embedded as it is.",
     )
-    e.add_argument("matrix", help=".npz from `jaxrsa compare`, or a square .npy/.csv")
+    e.add_argument("matrix", help=".npz or .csv from `jaxrsa compare`, or a square .npy/.csv")
     e.add_argument(
         "--out", required=True, help="output image: a file name ending in .png, .pdf or .svg"
     )
@@ -333,6 +365,13 @@ def parser() -> argparse.ArgumentParser:
         "--coords",
         default=None,
         help="where the coordinates go (.npz; default: next to the image, MAP.coords.npz)",
+    )
+    e.add_argument("--dims", type=int, choices=(2, 3), default=2, help="default: %(default)s")
+    e.add_argument(
+        "--kind",
+        default="auto",
+        choices=("auto", "similarity", "dissimilarity"),
+        help="what the matrix holds (default: what the file says; a plain matrix is a similarity)",
     )
     e.add_argument(
         "--method",

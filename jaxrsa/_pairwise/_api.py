@@ -88,8 +88,11 @@ def similarity_matrix(
         block_size: models per block (default: as many as the memory budget allows).
         memory_budget: bytes of working memory for prepared models and their computation
             (default 2 GiB; the result matrix itself is not counted). Prepared blocks beyond the
-            budget are recomputed when needed.
-        progress: show a progress bar over blocks.
+            budget are recomputed when needed. When not even whole prepared models fit, measures
+            whose prepared vector is laid out by example rows (row-wise RSA with the "cosine",
+            "correlation" or "dot" kernel: `GramMeasure.row_width`) are computed over panels of
+            example rows whose products add up, so any n fits; others raise an error.
+        progress: show a progress bar over the pairs of models computed.
         devices: the devices to split the work over (default: all of `jax.devices()`, which
             spans every process after `jax.distributed.initialize()`).
         precision: of Gram-type products (RSA, CKA): "float32" (default, exact float32 on every
