@@ -64,6 +64,15 @@ def read_activations(path: str | os.PathLike, flatten: bool = False) -> dict[str
     Raises:
         CommandError: naming the file (and model) for an unreadable file, a folder without
             models, or an array that is not `[n, d]` (with a hint at `--flatten`).
+
+    Examples:
+        >>> import tempfile
+        >>> import numpy as np
+        >>> from jaxrsa._formats import read_activations
+        >>> path = tempfile.mkdtemp() + "/acts.npz"
+        >>> np.savez(path, cnn=np.zeros((10, 4, 4, 3)), mlp=np.zeros((10, 8)))
+        >>> {k: v.shape for k, v in read_activations(path, flatten=True).items()}
+        {'cnn': (10, 48), 'mlp': (10, 8)}
     """
     path = Path(path)
     if not path.exists():
@@ -237,6 +246,20 @@ def write_matrix(
         names: the m model names.
         kind: "similarity" or "dissimilarity".
         measure: what made it (e.g. ``"cca(max_dims=20)"``), shown in map titles.
+
+    Examples:
+        >>> import tempfile
+        >>> import numpy as np
+        >>> from jaxrsa._formats import read_matrix, write_matrix
+        >>> path = tempfile.mkdtemp() + "/sim.csv"
+        >>> write_matrix(path, np.float32([[1, 0.25], [0.25, 1]]), ["a", "b"], "similarity", "cka")
+        >>> from pathlib import Path
+        >>> print(Path(path).read_text(), end="")
+        similarity (cka),a,b
+        a,1.0,0.25
+        b,0.25,1.0
+        >>> read_matrix(path).names, read_matrix(path).measure
+        (['a', 'b'], 'cka')
     """
     from jaxrsa import _files
 

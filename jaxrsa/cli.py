@@ -43,6 +43,13 @@ def parse_measure(spec: str, options: list[str] = ()) -> tuple[measures.Measure,
     Raises:
         CommandError: naming ``--measure`` or ``--option`` for an unknown measure, a malformed
             spec, an option the measure does not have (listing those it has) or a bad value.
+
+    Examples:
+        >>> from jaxrsa.cli import parse_measure
+        >>> parse_measure("cca(max_dims=20)")
+        (CCA(squared=False, max_dims=20), 'cca(max_dims=20)')
+        >>> parse_measure("cka", ["kernel=rbf"])[1]
+        "cka(kernel='rbf')"
     """
     match = re.fullmatch(r"\s*(?P<name>[A-Za-z_]\w*)\s*(?:\((?P<args>.*)\))?\s*", spec, re.S)
     if match is None or match["name"] not in measures.names():

@@ -557,3 +557,18 @@ def test_progress_counts_pairs_and_is_off_when_not_a_terminal(tmp_path, acts, ca
     jaxrsa.similarity_matrix(acts, measure="cka", block_size=2, progress=True)
     bar = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
     assert "15/15" in bar and "pair" in bar, bar  # 5 models: 15 pairs with the diagonal
+
+
+def test_a_stack_without_names_and_hdf5_without_h5py(tmp_path, rng, capsys, monkeypatch):
+    from jaxrsa._formats import read_activations
+
+    np.savez(tmp_path / "stack.npz", acts=rng.normal(size=(3, 6, 2)))
+    assert list(read_activations(tmp_path / "stack.npz")) == ["acts[0]", "acts[1]", "acts[2]"]
+    (tmp_path / "a.h5").write_bytes(b"")
+    monkeypatch.setitem(sys.modules, "h5py", None)  # as if not installed
+    one_line_error(
+        capsys,
+        ["compare", tmp_path / "a.h5", "--out", tmp_path / "s.npz"],
+        "a.h5: reading HDF5 needs h5py",
+        "jaxrsa[hdf5]",
+    )
