@@ -69,6 +69,7 @@ class Job(NamedTuple):
     layout: _layout.Layout
     plan: _plan.Plan
     symmetric: bool
+    panel: int | None = None  # example rows per panel when whole prepared vectors do not fit
 
 
 def job(measure, a, b, block_size, budget, devices, precision) -> Job:
@@ -87,28 +88,71 @@ def job(measure, a, b, block_size, budget, devices, precision) -> Job:
         widths = [s[1] for sd in sides for s in sd.shapes]
         if _features.prefer(side_a.shapes[0][0], widths, pairs, budget, dtype.itemsize):
             measure = features
+    if block_size is not None:
+        _inputs.positive_int("block_size", block_size)
     mesh = _devices.mesh(devices)
     layout = _layout.layout(measure, mesh, precision)
-    sizes = {}
-    for shape in {shape for sd in sides for shape in sd.shapes}:
-        out = jax.eval_shape(measure.prepare, jax.ShapeDtypeStruct(shape, dtype))
-        signature = (
-            jax.tree.structure(out),
-            tuple((a.shape, a.dtype) for a in jax.tree.leaves(out)),
-        )
-        prepared = layout.stored_bytes(_layout.nbytes(out))
-        sizes[shape] = _plan.Sizes(signature, prepared, measure.workspace(*shape) * dtype.itemsize)
+
+    def sizes(prepare, rows: int | None = None) -> dict:
+        """Per input shape, the `Sizes` of models prepared by `prepare` (whole, or a panel of
+        `rows` example rows, which holds its rows' share of the work beside the activations)."""
+        out = {}
+        for shape in {shape for sd in sides for shape in sd.shapes}:
+            tree = jax.eval_shape(prepare, jax.ShapeDtypeStruct(shape, dtype))
+            signature = (
+                jax.tree.structure(tree),
+                tuple((a.shape, a.dtype) for a in jax.tree.leaves(tree)),
+            )
+            work = measure.workspace(*shape)
+            if rows is not None:
+                work = -(-work * rows // shape[0]) + 2 * shape[0] * shape[1]
+            prepared = layout.stored_bytes(_layout.nbytes(tree))
+            out[shape] = _plan.Sizes(signature, prepared, work * dtype.itemsize)
+        return out
+
     shapes = [sd.shapes for sd in sides]
-    plan = _plan.plan(shapes, sizes, budget, block_size, _devices.size(mesh), str(measure))
-    return Job(measure, sides, dtype, layout, plan, symmetric)
+    plan = functools.partial(
+        _plan.plan, shapes, budget=budget, block_size=block_size, ndev=_devices.size(mesh),
+        what=str(measure),
+    )  # fmt: skip
+    try:
+        return Job(measure, sides, dtype, layout, plan(sizes(measure.prepare)), symmetric)
+    except ValueError as error:  # whole prepared vectors do not fit the budget
+        n = side_a.shapes[0][0]
+        gram = isinstance(measure, measures.GramMeasure)
+        if not gram or measure.row_width(n) is None:
+            raise ValueError(
+                f"{error}; {measure} cannot stream over panels of example rows (its prepared "
+                "vector is not laid out by example rows with per-row statistics: a statistic "
+                "of the whole matrix, such as a mean, median bandwidth or ranks, normalizes "
+                "every entry), so whole prepared models must fit"
+            ) from None
+
+    def panel_plan(rows: int) -> _plan.Plan:
+        return plan(sizes(lambda x: measure.prepare_rows(x, 0, rows), rows))
+
+    try:
+        rows, panels = _plan.panel_rows(n, panel_plan)
+    except ValueError as error:
+        raise ValueError(f"{error}, even in panels of one example row") from None
+    return Job(measure, sides, dtype, layout, panels, symmetric, rows)
+
+
+def panels(j: Job) -> list[tuple[int, int | None]]:
+    """(first example row, rows) of each panel; one (0, None) for whole prepared vectors."""
+    if j.panel is None:
+        return [(0, None)]
+    n = j.sides[0].shapes[0][0]
+    return [(start, min(j.panel, n - start)) for start in range(0, n, j.panel)]
 
 
 def _head(k: int, a: jax.Array) -> jax.Array:
     return a[:k]
 
 
-def prepare_block(job: Job, blk: _plan.Block):
-    """One block of prepared models, in the layout the products use."""
+def prepare_block(job: Job, blk: _plan.Block, first: int = 0, count: int | None = None):
+    """One block of prepared models (with `count`: their panel of example rows `[first, first
+    + count)`), in the layout the products use."""
     measure, layout, sd = job.measure, job.layout, job.sides[blk.side]
     # Row-split blocks (other measures, several devices) are concatenated; every other block is
     # filled in place, chunk by chunk (a feature-split block takes rows without communication).
@@ -118,7 +162,8 @@ def prepare_block(job: Job, blk: _plan.Block):
         padded = _plan.pad(idx, 1, k)
         labels = [sd.reps.labels[i] for i in padded]
         xs = _values.to_compute(_devices.stack(sd.reps.arrays, padded), job.dtype, measure, labels)
-        prepared, ok = _layout.prepare_chunk(measure, _devices.put(xs, layout.mesh), layout)
+        xs = _devices.put(xs, layout.mesh)
+        prepared, ok = _layout.prepare_chunk(measure, xs, layout, first, count)
         ok = _devices.to_host(ok)[: len(idx)]
         if not ok.all():
             i = int(idx[np.argmin(ok)])
@@ -142,6 +187,12 @@ def prepare_block(job: Job, blk: _plan.Block):
     return jax.tree.map(lambda *a: jnp.concatenate(a), *parts) if layout.concatenate else out
 
 
+def _pairs(j: Job, i: int, k: int) -> int:
+    """How many pairs of models the product of blocks `i` and `k` fills."""
+    a, b = len(j.plan.blocks[i].indices), len(j.plan.blocks[k].indices)
+    return a * (a + 1) // 2 if j.symmetric and i == k else a * b
+
+
 def all_pairs(measure, a, b, block_size, budget, progress, devices, precision="float32"):
     """The `[m, m]` (b None) or `[m, m_b]` matrix of `measure` (a name or object)."""
     label = measure if isinstance(measure, str) else None
@@ -149,31 +200,56 @@ def all_pairs(measure, a, b, block_size, budget, progress, devices, precision="f
     j = job(measure, a, b, block_size, budget, devices, precision)
     m_a, m_b = len(j.sides[0].shapes), len(j.sides[-1].shapes)
     out = np.empty((m_a, m_b), j.dtype)
-    cache = {}
+    cache, sums = {}, {}  # prepared blocks held; with panels, each block pair's inner products
 
-    def prepared(i: int, keep: tuple[int, ...]):
+    def prepared(i: int, keep: tuple[int, ...], panel):
         if i not in cache:
             for old in [k for k in cache if k not in keep]:
                 del cache[old]
-            cache[i] = prepare_block(j, j.plan.blocks[i])
+            cache[i] = prepare_block(j, j.plan.blocks[i], *panel)
         return cache[i]
 
-    steps = _plan.schedule(j.plan, j.symmetric)
-    if progress:
-        from tqdm.auto import tqdm
-
-        path = "feature space" if j.measure is not measure else "prepared vectors"
-        name = label or type(measure).__name__
-        steps = tqdm(steps, desc=f"{name} ({path}) blocks", unit="block")
-    for i, k, held in steps:
+    def write(i: int, k: int, vals: np.ndarray) -> None:
         bi, bk = j.plan.blocks[i], j.plan.blocks[k]
-        px = prepared(i, held)
-        vals = _devices.to_host(_layout.block(j.measure, px, prepared(k, held), j.layout))
         if j.symmetric and i == k:
             vals = np.triu(vals) + np.triu(vals, 1).T
         out[np.ix_(bi.indices, bk.indices)] = vals
         if j.symmetric:
             out[np.ix_(bk.indices, bi.indices)] = vals.T
+
+    steps = [(panel, step) for panel in panels(j) for step in _plan.schedule(j.plan, j.symmetric)]
+    if progress:
+        from tqdm.auto import tqdm
+
+        path = "feature space" if j.measure is not measure else "prepared vectors"
+        if j.panel is not None:
+            path += f" in {len(panels(j))} panels of {j.panel} example rows"
+        name = label or type(measure).__name__
+        bar = tqdm(  # pairs of models, each counted once per panel
+            total=sum(_pairs(j, i, k) for _, (i, k, _) in steps), desc=f"{name} ({path})",
+            unit="pair",
+        )  # fmt: skip
+    last = None
+    for panel, (i, k, held) in steps:
+        if panel != last:  # a new panel of rows: nothing held is of it
+            cache.clear()
+            last = panel
+        # (blocks are passed straight from the cache, so that a cleared panel is freed before
+        # the next is prepared)
+        if panel[1] is None:
+            vals = _layout.block(j.measure, prepared(i, held, panel), prepared(k, held, panel),
+                                 j.layout)  # fmt: skip
+            write(i, k, _devices.to_host(vals))
+        else:  # products of panels add up to those of whole prepared vectors
+            vals = _layout.inner(j.measure, prepared(i, held, panel), prepared(k, held, panel),
+                                 j.layout)  # fmt: skip
+            sums[i, k] = sums.get((i, k), 0.0) + _devices.to_host(vals).astype(np.float64)
+        if progress:
+            bar.update(_pairs(j, i, k))
+    if progress:
+        bar.close()
+    for (i, k), total in sums.items():
+        write(i, k, _devices.to_host(j.measure.finish(jnp.asarray(total, j.dtype))))
     if not np.isfinite(out).all():
         r, c = np.argwhere(~np.isfinite(out))[0]
         raise ValueError(

@@ -62,9 +62,13 @@ def layout(measure: measures.Measure, mesh: Mesh | None, precision: str) -> Layo
     return Layout(gram, mesh, precision)
 
 
-def _prepare_rows(measure: measures.Measure, xs: Float[Array, "k n d"]):
-    """Prepared models `[k, ...]` and whether each preparation is finite."""
-    prepared = measure.prepare_many(xs)
+def _prepare_rows(measure: measures.Measure, xs: Float[Array, "k n d"], start, count):
+    """Prepared models `[k, ...]` (with `count`, their panel of example rows `[start, start +
+    count)`: `GramMeasure.prepare_rows`) and whether each preparation is finite."""
+    if count is None:
+        prepared = measure.prepare_many(xs)
+    else:
+        prepared = lax.map(lambda x: measure.prepare_rows(x, start, count), xs)
     ok = jax.tree.reduce(
         jnp.logical_and,
         jax.tree.map(lambda a: jnp.isfinite(a).reshape(a.shape[0], -1).all(axis=1), prepared),
@@ -72,15 +76,24 @@ def _prepare_rows(measure: measures.Measure, xs: Float[Array, "k n d"]):
     return prepared, ok
 
 
-@functools.partial(jax.jit, static_argnames=("measure", "layout"))
-def prepare_chunk(measure: measures.Measure, xs: Float[Array, "k n d"], layout: Layout):
-    """`measure.prepare_many` of a chunk, each device preparing its rows when there is a mesh,
-    in the layout of the products; with whether each prepared model is finite."""
-    fn = functools.partial(_prepare_rows, measure)
+@functools.partial(jax.jit, static_argnames=("measure", "layout", "count"))
+def prepare_chunk(
+    measure: measures.Measure, xs: Float[Array, "k n d"], layout: Layout, start=0, count=None
+):
+    """`measure.prepare_many` of a chunk (with `count`: the panel of its prepared vectors for
+    example rows `[start, start + count)`), each device preparing its models when there is a
+    mesh, in the layout of the products; with whether each prepared model is finite.
+
+    A panel is a slice of prepared Gram vectors along the axis the mesh splits, so panels and
+    devices compose: each device holds its slice of the panel, and products add up over both.
+    """
+    fn = functools.partial(_prepare_rows, measure, count=count)
     if layout.mesh is not None:  # host callbacks (ranking) run per device on its own rows
         spec = P(AXIS)
-        fn = jax.shard_map(fn, mesh=layout.mesh, in_specs=spec, out_specs=spec, check_vma=False)
-    prepared, ok = fn(xs)
+        fn = jax.shard_map(
+            fn, mesh=layout.mesh, in_specs=(spec, P()), out_specs=spec, check_vma=False
+        )
+    prepared, ok = fn(xs, jnp.asarray(start, jnp.int32))
     if layout.gram:
         prepared = _gram_layout(prepared, layout)
     return prepared, ok
@@ -96,23 +109,30 @@ def _gram_layout(features: Float[Array, "b p"], layout: Layout):
     return lax.with_sharding_constraint(features, NamedSharding(layout.mesh, P(None, AXIS)))
 
 
+def _inner(measure: measures.GramMeasure, pxs, pys, layout: Layout) -> Float[Array, "a b"]:
+    """`measure.inner` of two prepared Gram blocks (or panels of them), split along features
+    over the mesh's devices if there is one: partial products, then one small sum."""
+    matmul = functools.partial(measure.inner, precision=PRECISIONS[layout.precision][1])
+    if layout.mesh is None:
+        return matmul(pxs, pys)
+    spec = P(None, AXIS)
+    return jax.shard_map(
+        lambda a, b: lax.psum(matmul(a, b), AXIS),
+        mesh=layout.mesh,
+        in_specs=(spec,) * 2,
+        out_specs=P(),
+    )(pxs, pys)
+
+
+inner = jax.jit(_inner, static_argnames=("measure", "layout"))
+
+
 @functools.partial(jax.jit, static_argnames=("measure", "layout"))
 def block(measure: measures.Measure, pxs, pys, layout: Layout) -> Float[Array, "a b"]:
     """`measure.block` of two prepared blocks, split over the mesh's devices if there is one."""
     mesh = layout.mesh
     if layout.gram:
-        matmul = functools.partial(measure.inner, precision=PRECISIONS[layout.precision][1])
-        if mesh is None:
-            return measure.finish(matmul(pxs, pys))
-        # Blocks are split along features: partial products, then one small sum.
-        spec = P(None, AXIS)
-        inner = jax.shard_map(
-            lambda a, b: lax.psum(matmul(a, b), AXIS),
-            mesh=mesh,
-            in_specs=(spec,) * 2,
-            out_specs=P(),
-        )(pxs, pys)
-        return measure.finish(inner)
+        return measure.finish(_inner(measure, pxs, pys, layout))
     if mesh is None:
         return measure.block(pxs, pys)
     return jax.shard_map(

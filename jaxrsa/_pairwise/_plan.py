@@ -7,7 +7,7 @@ the same signature can share a block), and this module answers with a `Plan` and
 """
 
 import collections
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -119,6 +119,36 @@ def plan(
             chunks = tuple(pad(c, ndev) for c in _chunks(idx, sides[side_id], chunk))
             blocks.append(Block(side_id, np.concatenate(chunks), chunks))
     return Plan(tuple(blocks), chunk, int(capacity(block_size)))
+
+
+def panel_rows(n: int, plan_for: Callable[[int], Plan]) -> tuple[int, Plan]:
+    """The most example rows per panel, and their plan, when whole prepared vectors do not fit.
+
+    `plan_for(r)` plans blocks of models whose prepared vectors are panels of r example rows
+    (raising ValueError when they do not fit the budget). Preferred: the largest r for which
+    every block is held at once (each model's panel prepared once per panel); else the largest
+    r that fits at all. Both conditions only get easier as r shrinks, so each is a bisection.
+
+    Raises:
+        ValueError: even panels of one example row do not fit (`plan_for(1)`'s error).
+    """
+
+    def largest(ok: Callable[[Plan], bool]) -> tuple[int, Plan] | None:
+        best, lo, hi = None, 1, n
+        while lo <= hi:
+            r = (lo + hi) // 2
+            try:
+                p = plan_for(r)
+            except ValueError:
+                p = None
+            if p is not None and ok(p):
+                best, lo = (r, p), r + 1
+            else:
+                hi = r - 1
+        return best
+
+    found = largest(lambda p: p.capacity >= len(p.blocks)) or largest(lambda p: True)
+    return found if found is not None else (1, plan_for(1))
 
 
 def round_up(k: int, multiple: int) -> int:

@@ -143,6 +143,27 @@ class GramMeasure(Measure):
         """
         return None
 
+    def row_width(self, n: int) -> int | None:
+        """Entries of `prepare(x)` per example row, when it is laid out by example rows.
+
+        Declares that `prepare(x)` of n examples is n consecutive runs of `row_width(n)`
+        entries, run i depending on example i's row of a first-order matrix and on statistics
+        of that row alone, so that `prepare_rows` gives any run of rows without the rest. The
+        engine then streams over panels of example rows when whole prepared vectors do not fit
+        its memory budget. None (the default): not laid out so (a global statistic, such as a
+        mean or median over the whole matrix, or ranks, normalizes every entry).
+        """
+        return None
+
+    def prepare_rows(self, x: Float[Array, "n d"], start, count: int) -> Float[Array, " q"]:
+        """The entries of `prepare(x)` belonging to example rows `[start, start + count)`:
+        `prepare(x)[start * w : (start + count) * w]` with `w = row_width(n)`, `[count * w]`.
+
+        `start` may be traced (one compilation per `count`); `start + count <= n`. Only for
+        measures whose `row_width` is not None.
+        """
+        raise NotImplementedError(f"{self} is not laid out by example rows (row_width is None)")
+
 
 def copies(idx: Int[Array, " n"], diagonal: bool = False) -> Bool[Array, "n n"]:
     """Pairs `(a, b)` of a resample `idx` that are one example twice: `idx[a] == idx[b]`.
