@@ -1,5 +1,6 @@
 """Two processes on localhost (`jax.distributed` with gloo CPU collectives): every process gets
-the one-device matrix, for a Gram-type, an alignment-type and a feature-space measure."""
+the one-device matrix, for a Gram-type, an alignment-type and a feature-space measure, and for
+row-wise RSA streamed over panels of example rows."""
 
 import os
 import socket
@@ -29,7 +30,8 @@ SCRIPT = textwrap.dedent(
     local = jax.local_devices()[:1]
     for name in ["rsa", "cca", "cka"]:
         one = np.asarray(jaxrsa.similarity_matrix(reps, measure=name, devices=local))
-        for kwargs in [{}, {"block_size": 2}]:
+        streamed = [{"memory_budget": 24_000}] if name == "rsa" else []  # panels of 7 rows
+        for kwargs in [{}, {"block_size": 2}, *streamed]:
             many = np.asarray(jaxrsa.similarity_matrix(reps, measure=name, **kwargs))
             np.testing.assert_allclose(many, one, rtol=0, atol=1e-12, err_msg=f"{name} {kwargs}")
     print("ok", jax.process_index())
