@@ -4,8 +4,9 @@
 
 Trains `--seeds` CNNs (6 compared layers: three conv blocks, two dense blocks, logits) and as
 many MLPs on the embedded MNIST digits, takes every layer's activations of held-out digits (conv
-maps average-pooled to a 4 x 4 grid, so that every measure, CCA included, is defined), and
-prints one JSON line per registered measure with:
+maps flattened, as `capture` gives them: conv_0 has 14 x 14 x 8 = 1568 features, more than the
+examples, so the CCA family is undefined there and says so; `--pool` averages each map over a
+4 x 4 grid first, which bounds the widths), and prints one JSON line per registered measure with:
 
 - `layer_identification`: Kornblith et al. (2019, Table 2). For each ordered pair of CNN seeds
   and each layer of the first, is the most similar layer of the second the same layer?
@@ -41,11 +42,12 @@ MLP_LAYERS = ("penultimate",)
 
 
 def pool(a: np.ndarray, grid: int = 4) -> np.ndarray:
-    """`[..., n, h, w, c]` conv maps averaged over a `grid` x `grid` partition, flattened."""
+    """`[..., n, h, w, c]` conv maps averaged over a `grid` x `grid` partition (at most one cell
+    per pixel), flattened."""
     if a.ndim < 4:
         return a
-    h_parts = np.array_split(np.arange(a.shape[-3]), grid)
-    w_parts = np.array_split(np.arange(a.shape[-2]), grid)
+    h_parts = np.array_split(np.arange(a.shape[-3]), min(grid, a.shape[-3]))
+    w_parts = np.array_split(np.arange(a.shape[-2]), min(grid, a.shape[-2]))
     cells = [
         a[..., h[:, None], w[None, :], :].mean(axis=(-3, -2)) for h in h_parts for w in w_parts
     ]
@@ -53,10 +55,16 @@ def pool(a: np.ndarray, grid: int = 4) -> np.ndarray:
 
 
 def activations(
-    seeds: int, epochs: int, samples: int, key: int = 0, small: bool = False, train_size=None
+    seeds: int,
+    epochs: int,
+    samples: int,
+    key: int = 0,
+    small: bool = False,
+    train_size=None,
+    pooled: bool = False,
 ):
     """CNN layers `{layer: [seeds, n, d]}` and MLP penultimate `[seeds, n, d]` of held-out
-    digits (`small`: tiny models, for the tests)."""
+    digits (`small`: tiny models, for the tests; `pooled`: conv maps on a 4 x 4 grid)."""
     train, test = load_mnist("train", source="embedded"), load_mnist("test", source="embedded")
     x, y = train.images[:train_size], train.labels[:train_size]
     held = test.images[:samples]
@@ -65,9 +73,15 @@ def activations(
     mlp_kw = {"hidden": (8, 8)} if small else {"hidden": (128, 32)}
     cnns = train_zoo("cnn", seeds, epochs, (x, y), key=key, **cnn_kw)
     mlps = train_zoo("mlp", seeds, epochs, (x, y), key=key + 1, **mlp_kw)
-    cnn = zoo_activations(cnns, held, list(CNN_LAYERS))
+    cnn = {k: np.asarray(v, np.float32) for k, v in
+           zoo_activations(cnns, held, list(CNN_LAYERS)).items()}  # fmt: skip
     mlp = zoo_activations(mlps, held, "penultimate")
-    return {k: pool(np.asarray(v, np.float32)) for k, v in cnn.items()}, np.asarray(mlp)
+    if pooled:  # flattened [seeds, n, s * s * c] maps back to [seeds, n, s, s, c], then pooled
+        for k, c in enumerate(cnn_kw["channels"]):
+            side = 28 // 2 ** (k + 1)
+            a = cnn[f"conv_{k}"]
+            cnn[f"conv_{k}"] = pool(a.reshape(*a.shape[:2], side, side, c))
+    return cnn, np.asarray(mlp)
 
 
 def scores(measure, cnn: dict, mlp: np.ndarray, *, key) -> dict:
@@ -114,9 +128,10 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--samples", type=int, default=1000)
     p.add_argument("--measures", nargs="+", default=None)
+    p.add_argument("--pool", action="store_true", help="conv maps averaged on a 4 x 4 grid")
     args = p.parse_args(argv)
     start = time.perf_counter()
-    cnn, mlp = activations(args.seeds, args.epochs, args.samples)
+    cnn, mlp = activations(args.seeds, args.epochs, args.samples, pooled=args.pool)
     log(f"trained and captured in {time.perf_counter() - start:.1f}s; widths "
         + ", ".join(f"{k}={v.shape[-1]}" for k, v in cnn.items()))  # fmt: skip
     info = machine()
@@ -128,7 +143,7 @@ def main(argv=None):
             figures = {"error": str(e).splitlines()[0]}
         emit({
             "benchmark": "grounding", "measure": name, **figures, "seeds": args.seeds,
-            "epochs": args.epochs, "n": args.samples,
+            "epochs": args.epochs, "n": args.samples, "pooled": args.pool,
             "larger_is_more_similar": measures.get(name).larger_is_more_similar,
             "seconds": round(time.perf_counter() - t, 2), **info,
         })  # fmt: skip

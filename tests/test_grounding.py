@@ -10,7 +10,7 @@ from jaxrsa import measures
 
 @pytest.fixture(scope="module")
 def tiny():
-    return bench_grounding.activations(3, 1, 80, small=True, train_size=600)
+    return bench_grounding.activations(3, 1, 80, small=True, train_size=600, pooled=True)
 
 
 def test_pooling_bounds_conv_widths():
@@ -24,6 +24,7 @@ def test_pooling_bounds_conv_widths():
 def test_grounding_scores(tiny, name):
     cnn, mlp = tiny
     assert set(cnn) == set(bench_grounding.CNN_LAYERS)
+    assert cnn["conv_0"].shape[-1] == 16 * 4  # 14 x 14 maps of 4 channels on a 4 x 4 grid
     got = bench_grounding.scores(measures.get(name), cnn, mlp, key=jax.random.key(0))
     assert 1 / 6 < got["layer_identification"] <= 1.0  # better than picking a layer at random
     assert got["layer_monotonicity"] > 0  # similarity falls with layer distance
