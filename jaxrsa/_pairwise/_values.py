@@ -53,7 +53,16 @@ def to_compute(xs, dtype, measure: measures.Measure, labels, exponent=None):
             of batches passes the same ones for every batch.
     """
     xp = _namespace(xs)
-    if not isinstance(xs, jax.core.Tracer):  # every measure: a NaN model is never silent
+    if xp is np:  # every measure: a NaN model is never silent (checked in its own dtype)
+        finite = np.isfinite(xs)
+        for label, ok, x in zip(labels, finite, xs, strict=True):
+            if not ok.all():
+                where = [int(i) for i in np.argwhere(~ok)[0]]
+                raise ValueError(
+                    f"{label}: activations contain a non-finite value (NaN or inf) at example "
+                    f"{where[0]}, feature {where[1]}"
+                )
+    elif not isinstance(xs, jax.core.Tracer):
         for label, x in zip(labels, xs, strict=True):
             _inputs.check_finite(x, label)
     if not xp.issubdtype(xs.dtype, xp.floating) or xs.dtype.itemsize < 4:
