@@ -48,6 +48,33 @@ def is_noise(norm: Array, scale: Array, length: int) -> Bool[Array, "..."]:
     return norm <= ROUNDING_FACTOR * eps * np.sqrt(length) * scale
 
 
+def sqrt0(a: Array) -> Array:
+    """sqrt(max(a, 0)) with derivative 0 where a <= 0, not inf (or NaN in forward mode).
+
+    At the zero of a distance, sqrt has a kink at a minimum: the symmetric derivative there
+    (what central differences give) is 0, and so is the gradient returned.
+    """
+    positive = a > 0
+    return jnp.where(positive, jnp.sqrt(jnp.where(positive, a, 1.0)), 0.0)
+
+
+def arccos0(c: Array) -> Array:
+    """arccos of `c` clipped to [-1, 1], with derivative 0 where |c| >= 1 (as `sqrt0`)."""
+    inside = jnp.abs(c) < 1
+    return jnp.where(inside, jnp.arccos(jnp.where(inside, c, 0.0)), jnp.where(c > 0, 0.0, jnp.pi))
+
+
+def abs0(a: Array) -> Array:
+    """|a| with derivative 0 at a = 0 (JAX's is +1 there); the distance between equal
+    statistics has a kink at its minimum, where the symmetric derivative is 0."""
+    return jnp.where(a == 0, 0.0, jnp.abs(a))
+
+
+def norm0(v: Array, axis=None) -> Array:
+    """Euclidean norm along `axis` with derivative 0 (not NaN) at the zero vector."""
+    return sqrt0(jnp.sum(v * v, axis=axis))
+
+
 def unit(
     v: Float[Array, "... p"], scale: Float[Array, "..."] | None = None
 ) -> Float[Array, "... p"]:

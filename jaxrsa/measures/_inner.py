@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from jaxrsa._numerics import HIGHEST, gram_triangle
+from jaxrsa._numerics import HIGHEST, abs0, gram_triangle, sqrt0
 from jaxrsa.measures._base import GramMeasure, Measure
 
 
@@ -87,7 +87,7 @@ class SquaredDistanceMeasure(InnerProductMeasure):
         sq = jnp.maximum(sx[..., 0] + sy[..., 0] - 2.0 * inner, 0.0)
         same = (sx[..., 0] == sy[..., 0]) & (sx[..., 1] == sy[..., 1])
         sq = jnp.where(same, 0.0, sq)
-        return jnp.sqrt(sq) if self.root else sq
+        return sqrt0(sq) if self.root else sq
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,7 +109,7 @@ class StatisticDifference(Measure):
         return self.statistic(x)[None]
 
     def pair(self, px: Float[Array, " 1"], py: Float[Array, " 1"]) -> Float[Array, ""]:
-        return jnp.abs(px[0] - py[0])
+        return abs0(px[0] - py[0])
 
     def block(self, pxs: Float[Array, "a 1"], pys: Float[Array, "b 1"]) -> Float[Array, "a b"]:
-        return jnp.abs(pxs - pys.T)
+        return abs0(pxs - pys.T)

@@ -9,7 +9,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from jaxrsa import _inputs
-from jaxrsa._numerics import is_noise, sq_distances, sq_distances_triangle, tri, unit
+from jaxrsa._numerics import is_noise, sq_distances, sq_distances_triangle, sqrt0, tri, unit
 from jaxrsa.measures._base import GramMeasure
 from jaxrsa.measures._cka import double_centre
 from jaxrsa.measures._inner import SquaredDistanceMeasure, gram_features
@@ -20,9 +20,7 @@ FLAT = "every example has the same representation (zero variance across examples
 def distances(x: Float[Array, "n d"]) -> Float[Array, "n n"]:
     """Euclidean distances with a finite derivative: the square root is taken only where the
     squared distance is positive (the zero diagonal, and copies, stay 0 with derivative 0)."""
-    d2 = sq_distances(x)
-    positive = d2 > 0
-    return jnp.where(positive, jnp.sqrt(jnp.where(positive, d2, 1.0)), 0.0)
+    return sqrt0(sq_distances(x))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +70,7 @@ class DistanceCorrelation(GramMeasure):
         return unit(jnp.concatenate([np.sqrt(2.0) * tri(a), jnp.diagonal(a)]))
 
     def finish(self, inner: Float[Array, "..."]) -> Float[Array, "..."]:
-        return jnp.sqrt(jnp.clip(inner, 0.0, 1.0))
+        return sqrt0(jnp.minimum(inner, 1.0))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,7 +170,7 @@ class RSMNormDifference(SquaredDistanceMeasure):
         """`(features, norms)`: sqrt(2) tri(S) and its `norms` (Frobenius), or S (spectral)."""
         if self.norm == "spectral":
             return distances(x), jnp.zeros((2,), x.dtype)
-        v = np.sqrt(2.0) * jnp.sqrt(sq_distances_triangle(x))
+        v = np.sqrt(2.0) * sqrt0(sq_distances_triangle(x))
         return v, self.norms(v)
 
     def pair(self, px, py) -> Float[Array, ""]:

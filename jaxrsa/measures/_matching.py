@@ -12,9 +12,9 @@ from jaxtyping import Array, Float
 from optax.assignment import hungarian_algorithm
 
 from jaxrsa import _inputs
-from jaxrsa._numerics import HIGHEST, is_noise
+from jaxrsa._numerics import HIGHEST, is_noise, norm0
 from jaxrsa.measures._base import Measure
-from jaxrsa.measures._shape import SCORES
+from jaxrsa.measures._shape import SCORES, distance
 
 FLAT = "every example has the same representation (zero variance across examples)"
 
@@ -83,12 +83,7 @@ class PermutationMetric(Measure):
         return jnp.where(flat, jnp.nan, xc)
 
     def pair(self, px: Float[Array, "n a"], py: Float[Array, "n b"]) -> Float[Array, ""]:
-        matched = matched_sum(jnp.matmul(px.T, py, precision=HIGHEST))
-        same = jnp.all(px == py) if px.shape == py.shape else False
-        if self.score == "angular":
-            return jnp.where(same, 0.0, jnp.arccos(jnp.clip(matched, -1.0, 1.0)))
-        sq = jnp.sum(px * px) + jnp.sum(py * py) - 2.0 * matched
-        return jnp.where(same, 0.0, jnp.sqrt(jnp.maximum(sq, 0.0)))
+        return distance(self.score, matched_sum(jnp.matmul(px.T, py, precision=HIGHEST)), px, py)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,7 +137,7 @@ class CorrelationMatch(Measure):
     def prepare(self, x: Float[Array, "n d"]) -> Float[Array, "n d"]:
         """Columns centred and scaled to unit norm (constant columns: zero)."""
         xc = x - jnp.mean(x, axis=0)
-        norms = jnp.linalg.norm(xc, axis=0)
+        norms = norm0(xc, axis=0)
         constant = is_noise(norms, jnp.max(jnp.abs(x), axis=0), x.shape[0])
         z = jnp.where(constant, 0.0, xc / jnp.where(constant, 1.0, norms))
         return jnp.where(jnp.all(constant), jnp.nan, z)

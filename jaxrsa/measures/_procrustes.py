@@ -7,7 +7,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from jaxrsa import _inputs
-from jaxrsa._numerics import HIGHEST, is_noise, svd
+from jaxrsa._numerics import HIGHEST, arccos0, is_noise, sqrt0, svd
 from jaxrsa.measures._base import Measure
 
 OUTPUTS = ("score", "angular", "euclidean")
@@ -92,7 +92,7 @@ class Procrustes(Measure):
         if px.shape == py.shape:
             score = jnp.where(jnp.all(px == py), 1.0, score).astype(score.dtype)
         if self.output == "angular":
-            return jnp.arccos(score)
+            return arccos0(score)
         if self.output == "euclidean":
-            return jnp.sqrt(2.0 - 2.0 * score)
+            return sqrt0(2.0 - 2.0 * score)
         return score

@@ -7,12 +7,23 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from jaxrsa import _inputs
-from jaxrsa._numerics import HIGHEST, is_noise
+from jaxrsa._numerics import HIGHEST, arccos0, is_noise, sqrt0, svd
 from jaxrsa.measures._base import Measure
 
 SCORES = ("angular", "euclidean")
 # netrep's `whiten`: covariance eigenvalues are clipped to this, and alpha above 1 - this is 1.
 EIGVAL_TOL = 1e-7
+
+
+def distance(score: str, inner: Float[Array, ""], px: Array, py: Array) -> Float[Array, ""]:
+    """The "angular" (arccos inner) or "euclidean" (sqrt(||px||^2 + ||py||^2 - 2 inner))
+    distance from the best inner product of two prepared models: exactly 0 for identical ones,
+    with derivative 0 there (the kink at the minimum), finite everywhere."""
+    same = jnp.all(px == py) if px.shape == py.shape else False
+    if score == "angular":
+        return jnp.where(same, 0.0, arccos0(inner))
+    sq = jnp.sum(px * px) + jnp.sum(py * py) - 2.0 * inner
+    return jnp.where(same, 0.0, sqrt0(sq))
 
 
 def nuclear_norm(px: Float[Array, "n a"], py: Float[Array, "n b"]) -> Float[Array, ""]:
@@ -108,7 +119,7 @@ class ShapeMetric(Measure):
         xc = x - jnp.mean(x, axis=0) if self.center else x
         norm = jnp.linalg.norm(xc)
         flat = is_noise(norm, jnp.max(jnp.abs(x)), x.size)
-        u, s, _ = jnp.linalg.svd(jnp.where(flat, 1.0, xc), full_matrices=False)
+        u, s, _ = svd(jnp.where(flat, 1.0, xc))
         coef = s
         if self.alpha <= 1.0 - EIGVAL_TOL:
             a, padded = self.alpha, d - s.shape[0]  # eigenvalues beyond the rank: 0, clipped
@@ -129,12 +140,7 @@ class ShapeMetric(Measure):
         return jnp.where(flat, jnp.nan, p)
 
     def pair(self, px: Float[Array, "n a"], py: Float[Array, "n b"]) -> Float[Array, ""]:
-        nuc = nuclear_norm(px, py)
-        same = jnp.all(px == py) if px.shape == py.shape else False
-        if self.score == "angular":
-            return jnp.where(same, 0.0, jnp.arccos(jnp.clip(nuc, -1.0, 1.0)))
-        sq = jnp.sum(px * px) + jnp.sum(py * py) - 2.0 * nuc
-        return jnp.where(same, 0.0, jnp.sqrt(jnp.maximum(sq, 0.0)))
+        return distance(self.score, nuclear_norm(px, py), px, py)
 
 
 @dataclasses.dataclass(frozen=True)

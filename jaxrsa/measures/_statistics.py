@@ -9,7 +9,7 @@ from jax.scipy.special import logsumexp
 from jaxtyping import Array, Float
 
 from jaxrsa import _inputs
-from jaxrsa._numerics import is_noise, sq_distances
+from jaxrsa._numerics import is_noise, norm0, sq_distances
 from jaxrsa.measures._inner import StatisticDifference
 
 
@@ -31,7 +31,7 @@ class MagnitudeDifference(StatisticDifference):
     """
 
     def statistic(self, x: Float[Array, "n d"]) -> Float[Array, ""]:
-        return jnp.linalg.norm(jnp.mean(x, axis=0))
+        return norm0(jnp.mean(x, axis=0))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,9 +64,9 @@ class ConcentricityDifference(StatisticDifference):
     def statistic(self, x: Float[Array, "n d"]) -> Float[Array, ""]:
         mean = jnp.mean(x, axis=0)
         scale = jnp.max(jnp.abs(x))
-        mean_norm = jnp.linalg.norm(mean)
+        mean_norm = norm0(mean)
         zero_mean = is_noise(mean_norm, scale, x.size)
-        norms = jnp.linalg.norm(x, axis=1)
+        norms = norm0(x, axis=1)
         zero = norms == 0
         cos = (x @ mean) / (jnp.where(zero, 1.0, norms) * jnp.where(zero_mean, 1.0, mean_norm))
         return jnp.where(zero_mean, jnp.nan, jnp.mean(jnp.where(zero, 0.0, cos)))

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from jaxrsa import _inputs
-from jaxrsa._numerics import is_noise
+from jaxrsa._numerics import is_noise, svd
 from jaxrsa.measures._inner import InnerProductMeasure, SquaredDistanceMeasure, gram_features
 
 FLAT = "every example has the same representation (zero variance across examples)"
@@ -16,7 +16,7 @@ FLAT = "every example has the same representation (zero variance across examples
 def left_singular(x: Float[Array, "n d"]):
     """Thin SVD of x: left singular vectors `[n, r]`, singular values `[r]`, and which count
     towards the rank (above numpy's `matrix_rank` tolerance s_max max(n, d) eps)."""
-    u, s, _ = jnp.linalg.svd(x, full_matrices=False)
+    u, s, _ = svd(x)
     tol = s[0] * max(x.shape) * jnp.finfo(x.dtype).eps
     return u, s, s > tol
 
@@ -209,10 +209,8 @@ class GULP(SquaredDistanceMeasure):
         xc, flat = centred(x)
         xc = xc * (jnp.sqrt(n) / jnp.where(flat, 1.0, jnp.linalg.norm(xc)))
         u, s, kept = left_singular(xc)
-        ev = s * s / n
-        if self.lmbda > 0:
-            w = ev / (ev + self.lmbda)
-        else:
-            w = kept.astype(x.dtype)
-        features = jnp.where(flat, jnp.nan, gram_features(u * jnp.sqrt(w)))
+        # sqrt of the weights ev / (ev + lambda), ev = s^2 / n: written so its derivative is
+        # finite at s = 0 (dead units)
+        root_w = s / jnp.sqrt(s * s + n * self.lmbda) if self.lmbda > 0 else kept.astype(x.dtype)
+        features = jnp.where(flat, jnp.nan, gram_features(u * root_w))
         return features, self.norms(features)
