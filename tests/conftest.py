@@ -16,3 +16,15 @@ os.environ.setdefault("PYTHONHASHSEED", "0")
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _free_compiled_programs():
+    """Drop JAX's compiled programs after each test module.
+
+    Each XLA:CPU executable holds a few memory mappings and a pytest-xdist worker lives for
+    hundreds of tests: one reached 60,000 of Linux's 65,530 (`vm.max_map_count`), and the next
+    compilation segfaulted inside LLVM. Clearing the caches unmaps them.
+    """
+    yield
+    jax.clear_caches()
