@@ -58,14 +58,18 @@ def assemble(measure: measures.Measure, pa: list, pb: list, models: Models) -> F
     if isinstance(measure, measures.GramMeasure):  # every prepared vector has the same length
         rows = jnp.concatenate(pa) if len(pa) > 1 else pa[0]
         cols = jnp.concatenate(pb) if len(pb) > 1 else pb[0]
-        order_a = np.argsort(np.concatenate([g.indices for g in ga]))
-        order_b = np.argsort(np.concatenate([g.indices for g in gb]))
-        return measure.block(rows[order_a], cols[order_b])
+        return measure.block(_in_order(rows, ga), _in_order(cols, gb))
     out = jnp.zeros(models.sizes, _dtype(ga))
     for g, p in zip(ga, pa, strict=True):
         for h, q in zip(gb, pb, strict=True):
             out = out.at[np.ix_(g.indices, h.indices)].set(measure.block(p, q))
     return out
+
+
+def _in_order(stacked: Array, groups: tuple[Group, ...]) -> Array:
+    """Rows of the groups' stacked prepared vectors in model order (a copy only if needed)."""
+    order = np.argsort(np.concatenate([g.indices for g in groups]))
+    return stacked if np.array_equal(order, np.arange(order.size)) else stacked[order]
 
 
 def _dtype(groups: tuple[Group, ...]):
