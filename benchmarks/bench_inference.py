@@ -6,7 +6,8 @@ For each measure: the time of one `similarity_matrix` call, of `permutation_test
 `--replicates` permutations and of `bootstrap` with as many resamples, on the same ReLU
 activations; one JSON line each with the ratio to the single call (naive recomputation of every
 replicate would be about `--replicates` times). Times are minima over repeats after a warm-up
-(compilation); the matmul rate of the machine is recorded in the same run.
+(compilation; one chunk of replicates compiles the program that the full run uses); the matmul
+rate of the machine is recorded in the same run.
 """
 
 import argparse
@@ -16,6 +17,7 @@ import numpy as np
 
 import jaxrsa
 from benchmarks._common import best_time, emit, log, machine, matmul_gflops
+from jaxrsa._inference._replicates import MAX_CHUNK
 
 
 def main(argv=None):
@@ -37,18 +39,23 @@ def main(argv=None):
     gflops = matmul_gflops()
     info = machine()
     key = jax.random.key(0)
+    warm = min(args.replicates, MAX_CHUNK)  # compiles the same chunk program as the full run
+
+    def permutation(name, count):
+        return jaxrsa.permutation_test(reps, measure=name, n_permutations=count, key=key).p_value
+
+    def bootstrap(name, count):
+        return jaxrsa.bootstrap(reps, measure=name, n_resamples=count, key=key).low
+
     for name in args.measures:
         one = best_time(lambda: jaxrsa.similarity_matrix(reps, measure=name), args.repeats)
-        perm = best_time(
-            lambda: jaxrsa.permutation_test(
-                reps, measure=name, n_permutations=args.replicates, key=key
-            ).p_value,
-            args.repeats,
-        )
-        boot = best_time(
-            lambda: jaxrsa.bootstrap(reps, measure=name, n_resamples=args.replicates, key=key).low,
-            args.repeats,
-        )
+        times = []
+        for method in (permutation, bootstrap):
+            jax.block_until_ready(method(name, warm))
+            times.append(
+                best_time(lambda: method(name, args.replicates), args.repeats, warmup=0)
+            )
+        perm, boot = times
         log(f"{name}: one {one:.3f}s, permutation {perm:.2f}s, bootstrap {boot:.2f}s")
         for case, t in [("permutation_test", perm), ("bootstrap", boot)]:
             emit({

@@ -64,9 +64,9 @@ def bootstrap(
     out as they leave out the diagonal (`Measure.prepare_resampled`):
 
     - RSA (every variant): copies are left out of every row (row-wise) or of the triangle.
-    - Linear and RBF CKA: the centred Gram of the resample weights each example by its count
-      (the V-statistic already holds each example's pair with itself); debiased CKA zeroes the
-      pairs of copies as it zeroes the diagonal.
+    - Linear and RBF CKA: the entries of the centred Gram for pairs of an example and its own
+      copy are set to zero (the true diagonal is kept); debiased CKA zeroes them before
+      U-centring, as it zeroes the diagonal.
     - CCA, SVCCA, PWCCA, Procrustes: a repeated example is a weighted example, as in the usual
       bootstrap of covariances.
 
