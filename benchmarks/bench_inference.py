@@ -11,6 +11,7 @@ rate of the machine is recorded in the same run.
 """
 
 import argparse
+import functools
 
 import jax
 import numpy as np
@@ -48,13 +49,14 @@ def main(argv=None):
         return jaxrsa.bootstrap(reps, measure=name, n_resamples=count, key=key).low
 
     for name in args.measures:
-        one = best_time(lambda: jaxrsa.similarity_matrix(reps, measure=name), args.repeats)
+        one = best_time(
+            functools.partial(jaxrsa.similarity_matrix, reps, measure=name), args.repeats
+        )
         times = []
         for method in (permutation, bootstrap):
             jax.block_until_ready(method(name, warm))
-            times.append(
-                best_time(lambda: method(name, args.replicates), args.repeats, warmup=0)
-            )
+            run = functools.partial(method, name, args.replicates)
+            times.append(best_time(run, args.repeats, warmup=0))
         perm, boot = times
         log(f"{name}: one {one:.3f}s, permutation {perm:.2f}s, bootstrap {boot:.2f}s")
         for case, t in [("permutation_test", perm), ("bootstrap", boot)]:

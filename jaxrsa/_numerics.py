@@ -272,8 +272,7 @@ def _refuse_jvp(what: str, why: str, alternatives: str):
     @guard.defjvp
     def _(primals, tangents):
         raise TypeError(
-            f"{what} is not differentiable ({why}); for a differentiable measure use "
-            f"{alternatives}"
+            f"{what} is not differentiable ({why}); for a differentiable measure use {alternatives}"
         )
 
     return guard

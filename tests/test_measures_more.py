@@ -358,7 +358,8 @@ FLOAT32 = {
     "soft_correlation_match",
     "rank_similarity",
 }
-CASES = [(name, np.float64, 1e-9) for name in NAMES] + [(n, np.float32, 2e-4) for n in sorted(FLOAT32)]
+CASES = [(name, np.float64, 1e-9) for name in NAMES]
+CASES += [(n, np.float32, 2e-4) for n in sorted(FLOAT32)]
 
 
 @pytest.mark.parametrize("name, dtype, tol", CASES)

@@ -161,7 +161,9 @@ def _check_distinct(measure: measures.Measure, models, keys) -> None:
     distinct = np.unique(np.asarray(resample(keys[r], models.n)))
     where = f"bootstrap resample {r} holds only {distinct.size} distinct of {models.n} examples"
     if distinct.size < measure.min_n:
-        raise ValueError(f"{where}, and {measure} needs at least {measure.min_n}; use more examples")
+        raise ValueError(
+            f"{where}, and {measure} needs at least {measure.min_n}; use more examples"
+        )
     for side, groups in enumerate((models.a, models.b or ())):
         for g in groups:
             prepared = _replicates.prepare(measure, g.xs[:, distinct])

@@ -145,9 +145,7 @@ def permutation_test(
     reported = similarity_matrix(reps, others, measure, memory_budget=budget)  # validates all
     models = _models.load(measure, reps, others)
 
-    pairs = (
-        measure.example_pairs(models.n) if isinstance(measure, measures.GramMeasure) else None
-    )
+    pairs = measure.example_pairs(models.n) if isinstance(measure, measures.GramMeasure) else None
     if pairs is not None:
         observed, one, operands, per_replicate = _null_by_gather(measure, models, pairs)
     else:

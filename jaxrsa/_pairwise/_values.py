@@ -55,7 +55,7 @@ def to_compute(xs, dtype, measure: measures.Measure, labels, exponent=None):
     xp = _namespace(xs)
     if xp is np:  # every measure: a NaN model is never silent (checked in its own dtype)
         finite = np.isfinite(xs)
-        for label, ok, x in zip(labels, finite, xs, strict=True):
+        for label, ok in zip(labels, finite, strict=True):
             if not ok.all():
                 where = [int(i) for i in np.argwhere(~ok)[0]]
                 raise ValueError(

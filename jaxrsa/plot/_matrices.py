@@ -55,7 +55,9 @@ def similarity_heatmap(
     if chance is not None:
         chance = np.asarray(chance)
         if chance.shape != (m, m) or chance.dtype != bool:
-            raise ValueError(f"chance: expected [{m}, {m}] booleans, got {chance.dtype} {chance.shape}")
+            raise ValueError(
+                f"chance: expected [{m}, {m}] booleans, got {chance.dtype} {chance.shape}"
+            )
     groups = [str(g) for g in groups] if groups is not None else [""] * m
     order = np.argsort([list(dict.fromkeys(groups)).index(g) for g in groups], kind="stable")
     matrix, names, groups = (
