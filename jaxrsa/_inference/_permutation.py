@@ -39,7 +39,8 @@ def _as_matrices(p: Float[Array, "k p"], rows: np.ndarray, cols: np.ndarray, n: 
 
     A layout that stores each pair of distinct examples in one order only (a triangle) puts
     p / sqrt(2) at both (i, j) and (j, i); a layout with both orders (row-wise RSA) keeps them.
-    Permuting the examples is then one gather of the flattened matrices (`_permuted`).
+    Permuting the examples is then one gather of the flattened matrices, at the flat indices
+    (perm_i n + perm_j) of entry (i, j).
     """
     seen = np.zeros((n, n), bool)
     seen[rows, cols] = True
