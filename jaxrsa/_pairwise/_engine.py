@@ -238,7 +238,7 @@ def all_pairs(measure, a, b, block_size, budget, progress, devices, precision="f
         # the next is prepared)
         if panel[1] is None:
             vals = _layout.block(j.measure, prepared(i, held, panel), prepared(k, held, panel),
-                                 j.layout)  # fmt: skip
+                                 j.layout, upper=j.symmetric and i == k)  # fmt: skip
             write(i, k, _devices.to_host(vals))
         else:  # products of panels add up to those of whole prepared vectors
             vals = _layout.inner(j.measure, prepared(i, held, panel), prepared(k, held, panel),

@@ -127,14 +127,18 @@ def _inner(measure: measures.GramMeasure, pxs, pys, layout: Layout) -> Float[Arr
 inner = jax.jit(_inner, static_argnames=("measure", "layout"))
 
 
-@functools.partial(jax.jit, static_argnames=("measure", "layout"))
-def block(measure: measures.Measure, pxs, pys, layout: Layout) -> Float[Array, "a b"]:
-    """`measure.block` of two prepared blocks, split over the mesh's devices if there is one."""
+@functools.partial(jax.jit, static_argnames=("measure", "layout", "upper"))
+def block(measure: measures.Measure, pxs, pys, layout: Layout, upper=False) -> Float[Array, "a b"]:
+    """`measure.block` of two prepared blocks, split over the mesh's devices if there is one.
+
+    `upper`: `pys` is `pxs` and the measure symmetric, so only the entries on and above the
+    diagonal are needed (`Measure.upper_block`; with a mesh the whole block is computed).
+    """
     mesh = layout.mesh
     if layout.gram:
         return measure.finish(_inner(measure, pxs, pys, layout))
     if mesh is None:
-        return measure.block(pxs, pys)
+        return measure.upper_block(pxs) if upper else measure.block(pxs, pys)
     return jax.shard_map(
         measure.block, mesh=mesh, in_specs=(P(AXIS), P()), out_specs=P(AXIS), check_vma=False
     )(pxs, pys)

@@ -92,6 +92,25 @@ class Measure:
         """
         return lax.map(lambda px: jax.vmap(self.pair, (None, 0))(px, pys), pxs)
 
+    def upper_block(self, pxs: PyTree) -> Float[Array, "a a"]:
+        """`block(pxs, pxs)` of a symmetric measure, on and above the diagonal (zero below: the
+        engine mirrors it).
+
+        With the default `block`, each of the a (a + 1) / 2 pairs is computed once, a / 2 at a
+        time (their prepared models gathered: the memory of one more block, as an off-diagonal
+        pair of blocks holds); a measure with a batched `block` of its own uses that.
+        """
+        if type(self).block is not Measure.block:
+            return self.block(pxs, pxs)
+        a = jax.tree.leaves(pxs)[0].shape[0]
+        rows, cols = np.triu_indices(a)
+
+        def one(rc):
+            return self.pair(*(jax.tree.map(lambda v, i=i: v[i], pxs) for i in rc))
+
+        vals = lax.map(one, (jnp.asarray(rows), jnp.asarray(cols)), batch_size=max(1, a // 2))
+        return jnp.zeros((a, a), vals.dtype).at[rows, cols].set(vals)
+
     def prepare_resampled(self, x: Float[Array, "n d"], idx: Int[Array, " n"]) -> PyTree:
         """`prepare` of the examples `x[idx]` drawn with replacement (a bootstrap resample).
 

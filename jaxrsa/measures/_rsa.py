@@ -81,33 +81,63 @@ def tie_pairs(same: Bool[Array, " q"], dtype) -> Float[Array, ""]:
     return jnp.sum(jnp.where(same, k - start, 0).astype(dtype))
 
 
-def discordant(b: Float[Array, " p"]) -> Float[Array, ""]:
-    """Number of pairs k < l with b[k] > b[l] (scipy's `_kendall_dis` after sorting by x).
+def dense_ranks(
+    v: Float[Array, " p"],
+) -> tuple[Int[Array, " p"], Int[Array, " c"], Float[Array, ""]]:
+    """Ranks of v from 0 with equal values sharing one, `below[u]` = the number of entries of
+    rank < u for u = 0 .. 2^b (b bits hold every rank), and the number of tied pairs."""
+    p = v.shape[0]
+    order = jnp.argsort(v)
+    s = v[order]
+    same = s[1:] == s[:-1]
+    sorted_ranks = jnp.concatenate([jnp.zeros(1, jnp.int32), jnp.cumsum(~same, dtype=jnp.int32)])
+    ranks = jnp.zeros(p, jnp.int32).at[order].set(sorted_ranks, unique_indices=True)
+    bound = jnp.arange((1 << _rank_bits(p)) + 1, dtype=jnp.int32)
+    below = jnp.searchsorted(sorted_ranks, bound, side="left").astype(jnp.int32)
+    return ranks, below, tie_pairs(same, v.dtype)
 
-    A bottom-up merge count: at level L the array is sorted blocks of w = 2^L; one sort by
-    (block pair, value, side) merges each pair of neighbouring blocks, and an element of the
-    right block at merged position k that is the t-th of its block has k - t left elements at
-    most as large before it, so w - (k - t) larger ones. log2(p) iterations of one loop body
-    (one compilation), O(p log^2 p), nothing per element: it vmaps over pairs of models.
+
+def _rank_bits(p: int) -> int:
+    return max(1, (p - 1).bit_length())
+
+
+def _count(values: Int[Array, " p"], dtype) -> Float[Array, ""]:
+    """Sum of non-negative int32 values below 2^b (b = `_rank_bits(p)`) as a float: exact
+    int32 sums over chunks that cannot overflow, then one float sum of the chunk totals."""
+    p = values.shape[0]
+    chunk = min(p, 1 << max(0, 30 - _rank_bits(p)))
+    padded = jnp.pad(values, (0, -p % chunk)).reshape(-1, chunk)
+    return jnp.sum(jnp.sum(padded, axis=1).astype(dtype))
+
+
+def inversions(ranks: Int[Array, " p"], below: Int[Array, " c"], dtype) -> Float[Array, ""]:
+    """Number of pairs k < l with ranks[k] > ranks[l] (scipy's `_kendall_dis` after sorting by
+    x), `below` as from `dense_ranks` of the same ranks.
+
+    A radix partition from the most significant bit: before bit t the sequence is grouped
+    (stably) by the bits above t, each group where `below` says it is; an element with bit t
+    clear is passed by every earlier element of its group with the bit set, and a stable
+    partition by the bit refines the groups. b iterations of one loop body of a prefix sum, two
+    gathers and a scatter: O(p log p), nothing per element, and it vmaps over pairs.
     """
-    p = b.shape[0]
-    levels = max(0, (p - 1).bit_length())
-    size = 1 << levels
-    values = jnp.concatenate([b, jnp.full(size - p, jnp.inf, b.dtype)])
-    pos = jnp.arange(size)
+    p = ranks.shape[0]
+    bits = _rank_bits(p)
+    pos = jnp.arange(p, dtype=jnp.int32)
 
-    def level(lv, carry):
-        values, total = carry
-        width = jnp.left_shift(1, lv)
-        pair_of = jnp.right_shift(pos, lv + 1)
-        side = jnp.bitwise_and(jnp.right_shift(pos, lv), 1)
-        pair_of, values, side = lax.sort((pair_of, values, side), num_keys=3)
-        right = side == 1
-        t = jnp.cumsum(right) - 1 - pair_of * width  # rank of a right element in its block
-        k = pos - pair_of * 2 * width
-        return values, total + jnp.sum(jnp.where(right, width - (k - t), 0).astype(b.dtype))
+    def level(i, carry):
+        seq, total = carry
+        t = bits - 1 - i
+        low = jnp.left_shift(jnp.right_shift(seq, t + 1), t + 1)  # smallest rank of the group
+        start = below[low]
+        zeros = below[jnp.minimum(low + jnp.left_shift(1, t), 1 << bits)] - start
+        bit = jnp.bitwise_and(jnp.right_shift(seq, t), 1)
+        before = lax.associative_scan(jnp.add, bit) - bit
+        ones = before - before[start]  # earlier elements of the group with the bit set
+        total = total + _count(jnp.where(bit == 0, ones, 0), dtype)
+        new = start + jnp.where(bit == 0, pos - start - ones, zeros + ones)
+        return jnp.zeros_like(seq).at[new].set(seq, unique_indices=True), total
 
-    return lax.fori_loop(0, levels, level, (values, jnp.zeros((), b.dtype)))[1]
+    return lax.fori_loop(0, bits, level, (ranks, jnp.zeros((), dtype)))[1]
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -439,8 +469,8 @@ class TriangleRSA(_TriangleForms, GramMeasure):
 @dataclasses.dataclass(frozen=True, repr=False)
 class PairwiseRSA(_TriangleForms):
     """RSA comparisons that need per-pair work (see `RSA`), batched over pairs by the engine:
-    Kendall's tau-b and tau-a (a lexicographic sort and a merge count of discordant pairs per
-    pair, O(p log^2 p)) and the Bures similarity (an n x n SVD per pair)."""
+    Kendall's tau-b and tau-a (a lexicographic sort of ranks and a radix count of discordant pairs
+    per pair, O(p log p)) and the Bures similarity (an n x n SVD per pair)."""
 
     @property
     def _kendall(self) -> bool:
@@ -459,18 +489,18 @@ class PairwiseRSA(_TriangleForms):
         return EQUAL if self.second == "kendall" else ZERO
 
     def prepare(self, x: Float[Array, "n d"]):
-        """Kendall: (the triangle's ordinal values `[p]`, its number of tied pairs `[]`).
+        """Kendall: the triangle's dense ranks `[p]` and cumulative counts `[2^b + 1]`
+        (`dense_ranks`), and its number of tied pairs `[]` (NaN where tau is undefined).
         Bures: G^1/2 / sqrt(tr G) `[n - 1, n - 1]`, G = -Q^T D Q / 2 the centred kernel in a
         basis Q of the vectors orthogonal to 1 (its exact zero eigenvalue left out)."""
         if self._kendall:
             v = not_differentiable(self._first.ordinal(x), "ranking (Kendall's tau)")
-            s = jnp.sort(v)
-            ties = tie_pairs(s[1:] == s[:-1], v.dtype)
+            ranks, below, ties = dense_ranks(v)
             p = v.shape[0]
             undefined = ~jnp.isfinite(v).all()
             if self.second == "kendall":  # every entry tied: tau-b is 0 / 0
                 undefined = undefined | (ties == p * (p - 1) / 2)
-            return jnp.where(undefined, jnp.nan, v), ties
+            return ranks, below, jnp.where(undefined, jnp.nan, ties)
         n = x.shape[0]
         q = jnp.asarray(centred_basis(n), x.dtype)  # G = Q G' Q^T exactly: H1 = 0 drops out
         d = square(self._first.triangle(x), n)
@@ -494,12 +524,12 @@ class PairwiseRSA(_TriangleForms):
         if not self._kendall:
             fidelity = jnp.linalg.svd(jnp.matmul(px, py, precision=HIGHEST), compute_uv=False)
             return jnp.minimum(jnp.sum(fidelity), 1.0)
-        (a, ta), (b, tb) = px, py
+        (a, _, ta), (b, below, tb) = px, py
         p = a.shape[0]
         total = p * (p - 1) / 2
         a_s, b_s = lax.sort((a, b), num_keys=2)
-        joint = tie_pairs((a_s[1:] == a_s[:-1]) & (b_s[1:] == b_s[:-1]), a.dtype)
-        score = total - ta - tb + joint - 2.0 * discordant(b_s)  # concordant - discordant
+        joint = tie_pairs((a_s[1:] == a_s[:-1]) & (b_s[1:] == b_s[:-1]), ta.dtype)
+        score = total - ta - tb + joint - 2.0 * inversions(b_s, below, ta.dtype)
         if self.second == "kendall":
             return jnp.clip(score / jnp.sqrt((total - ta) * (total - tb)), -1.0, 1.0)
         return jnp.clip(score / total, -1.0, 1.0)
