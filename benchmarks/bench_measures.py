@@ -7,15 +7,18 @@ each reference implementation's own computation, in one run.
 The peers are ports (NumPy, SciPy, scikit-learn; no torch) that follow each reference step by
 step: ReSi (mklabunde/resi, `repsim/measures/*.py`), netrep's `LinearMetric` and
 `PermutationMetric` (ahwillia/netrep), platonic-rep's `cknna` and `cycle_knn` (its features
-L2-normalized as in its `measure_alignment.py`), and ENSD (camillerb/ENSD). They are kept here,
+L2-normalized as in its `measure_alignment.py`), ENSD (camillerb/ENSD), and rsatoolbox's own
+`compare` for its comparators (`RSATOOLBOX`; the `bench` extra installs it). They are kept here,
 outside the package and the tests, to time the loop a user runs today and to compute once the
 reference numbers that `tests/test_measures_more.py` pins. Where jaxrsa fixes a reference's bug
 by default (RSMNormDifference's norm, CKNNA's 1e-6), the jaxrsa measure compared is the one with
-the reference's behaviour (`PEER_MEASURE`).
+the reference's behaviour (`peer_measure`).
 
 Prints one JSON line per measure: jaxrsa's time from activations to the m x m matrix, the
 peer's (`--peer-pairs k` times k pairs and extrapolates to all m (m + 1) / 2, or m^2 for
-asymmetric measures), the speed-up and the largest difference on the pairs the peer computed.
+asymmetric measures and for rsatoolbox, whose `compare` fills the square), the speed-up and the
+largest difference on the pairs the peer computed. jaxrsa's time is the best of `--repeats`
+calls after the call that compiles (and gives the values compared).
 """
 
 import argparse
@@ -321,6 +324,37 @@ REFERENCES = {
 }
 
 
+# rsatoolbox's comparators, as a user calls them: `calc_rdm` of every model, then one
+# `compare(rdms, rdms, method)` (all m^2 pairs). tau-b, tau-a and bures loop over pairs in
+# rsatoolbox (`_all_combinations`), so they are timed on a few rows and scaled to m rows; the
+# others are vectorised over RDMs and timed whole.
+RSATOOLBOX = {
+    "rsa_kendall": "tau-b",
+    "rsa_tau_a": "tau-a",
+    "rsa_rho_a": "rho-a",
+    "rsa_corr_cov": "corr_cov",
+    "rsa_cosine_cov": "cosine_cov",
+    "rsa_bures": "bures",
+}
+LOOPED = ("tau-b", "tau-a", "bures")
+
+
+def rsatoolbox_peer(reps: np.ndarray, method: str, peer_pairs: int):
+    """Seconds for all m x m pairs, the row indices timed, and their values `[rows, m]`."""
+    import rsatoolbox
+
+    m = len(reps)
+    start = time.perf_counter()
+    data = [rsatoolbox.data.Dataset(x.astype(np.float64)) for x in reps]
+    rdms = rsatoolbox.rdm.calc_rdm(data, method="correlation")
+    calc = time.perf_counter() - start
+    rows = np.arange(max(1, -(-peer_pairs // m)) if method in LOOPED else m)
+    start = time.perf_counter()
+    values = rsatoolbox.rdm.compare(rdms[rows], rdms, method)
+    compare = (time.perf_counter() - start) * m / len(rows)
+    return calc + compare, rows, values
+
+
 def peer_measure(name: str):
     """The jaxrsa measure that reproduces the peer `name` (its reference's behaviour)."""
     from jaxrsa import measures
@@ -362,23 +396,31 @@ def main(argv=None) -> None:
     reps = activations(args.m, args.n, args.d)
     info = machine()
     rng = np.random.default_rng(1)
-    for name in args.only or list(REFERENCES):
+    for name in args.only or [*REFERENCES, *RSATOOLBOX]:
         measure = jaxrsa.measures.get(peer_measure(name))
         log(f"{name} ...")
-        seconds = best_time(
-            lambda m=measure: jaxrsa.similarity_matrix(reps, measure=m), repeats=args.repeats
-        )
         sim = np.asarray(jaxrsa.similarity_matrix(reps, measure=measure))
-        everything = [(i, j) for i in range(args.m) for j in range(args.m)]
-        pairs = [(i, j) for i, j in everything if i <= j] if measure.symmetric else everything
-        chosen = [pairs[t] for t in rng.choice(len(pairs), min(args.peer_pairs, len(pairs)), False)]
-        start = time.perf_counter()
-        peer = [
-            REFERENCES[name](reps[i].astype(np.float64), reps[j].astype(np.float64))
-            for i, j in chosen
-        ]
-        peer_seconds = (time.perf_counter() - start) * len(pairs) / len(chosen)
-        diff = max(abs(sim[i, j] - v) for (i, j), v in zip(chosen, peer, strict=True))
+        seconds = best_time(
+            lambda m=measure: jaxrsa.similarity_matrix(reps, measure=m),
+            repeats=args.repeats,
+            warmup=0,
+        )
+        if name in RSATOOLBOX:
+            peer_seconds, rows, values = rsatoolbox_peer(reps, RSATOOLBOX[name], args.peer_pairs)
+            chosen = [(i, j) for i in rows for j in range(args.m)]
+            diff = float(np.max(np.abs(sim[rows] - values)))
+        else:
+            everything = [(i, j) for i in range(args.m) for j in range(args.m)]
+            pairs = [(i, j) for i, j in everything if i <= j] if measure.symmetric else everything
+            picked = rng.choice(len(pairs), min(args.peer_pairs, len(pairs)), False)
+            chosen = [pairs[t] for t in picked]
+            start = time.perf_counter()
+            peer = [
+                REFERENCES[name](reps[i].astype(np.float64), reps[j].astype(np.float64))
+                for i, j in chosen
+            ]
+            peer_seconds = (time.perf_counter() - start) * len(pairs) / len(chosen)
+            diff = max(abs(sim[i, j] - v) for (i, j), v in zip(chosen, peer, strict=True))
         emit(
             {
                 "benchmark": "measures",
@@ -394,6 +436,7 @@ def main(argv=None) -> None:
                 "speedup": round(peer_seconds / seconds, 2),
                 "max_abs_diff": float(diff),
                 **info,
+                "load_1min": machine()["load_1min"],  # after this measure's runs
                 "jax_backend": jax.default_backend(),
             }
         )

@@ -27,6 +27,7 @@ from jaxrsa._numerics import (
     median_sq_distance,
     sq_distances,
     sq_distances_triangle,
+    sqrt0,
     symmetrize,
     triangle_indices,
     unit,
@@ -219,16 +220,17 @@ class SqEuclidean(Metric):
 
 @dataclasses.dataclass(frozen=True)
 class Euclidean(SqEuclidean):
-    """||x_i - x_j||; ranks as the squared distances (`ordinal` is inherited)."""
+    """||x_i - x_j||; ranks as the squared distances (`ordinal` is inherited). Its derivative
+    at coinciding examples (the diagonal among them) is 0, the symmetric one (`sqrt0`)."""
 
     name: ClassVar[str] = "euclidean"
     degree: ClassVar[int] = 1
 
     def matrix(self, x):
-        return jnp.sqrt(super().matrix(x))
+        return sqrt0(super().matrix(x))
 
     def triangle(self, x):
-        return jnp.sqrt(super().triangle(x))
+        return sqrt0(super().triangle(x))
 
 
 @dataclasses.dataclass(frozen=True)

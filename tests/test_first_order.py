@@ -166,3 +166,20 @@ def test_bad_input_is_a_clear_error(call, match):
     x = jnp.asarray(np.random.default_rng(1).normal(size=(2, 4, 3)))
     with pytest.raises((ValueError, TypeError), match=match):
         call(x)
+
+
+def test_euclidean_derivative_is_finite_at_coinciding_examples(rng):
+    """The diagonal (and any two equal examples) is a zero of sqrt: the derivative there is 0,
+    elsewhere (x_i - x_j) / ||x_i - x_j|| per entry."""
+    x = rng.normal(size=(6, 3))
+    w = rng.normal(size=(6, 6))
+    metric = first_order.Euclidean()
+    grad = jax.grad(lambda z: jnp.sum(w * metric.matrix(z)))(jnp.asarray(x))
+    diff = x[:, None, :] - x[None, :, :]
+    dist = np.linalg.norm(diff, axis=-1)
+    unit = np.where(dist[..., None] > 0, diff / np.where(dist > 0, dist, 1)[..., None], 0)
+    expected = np.einsum("ij,ijk->ik", w + w.T, unit)
+    np.testing.assert_allclose(np.asarray(grad), expected, rtol=1e-9, atol=1e-12)
+    x[5] = x[4]
+    grad = jax.grad(lambda z: jnp.sum(metric.triangle(z)))(jnp.asarray(x))
+    assert np.isfinite(np.asarray(grad)).all()

@@ -302,6 +302,40 @@ def test_bad_options(make, error, match):
         make()
 
 
+@pytest.mark.parametrize("p", [1, 2, 3, 17, 64, 1000])
+@pytest.mark.parametrize("levels", [2, 50, None])
+def test_inversions_count_strictly_greater_earlier_values(rng, p, levels):
+    """The radix count of inversions against the O(p^2) definition, with many, some and no
+    ties, at sizes that are and are not powers of two."""
+    from jaxrsa.measures import _rsa
+
+    v = rng.integers(0, levels, p) if levels else rng.permutation(p)
+    r = _rsa.ranked(jnp.asarray(v, jnp.float32))
+    got = jax.jit(_rsa.inversions, static_argnums=2)(r.ranks, r.below, jnp.float32)
+    assert float(got) == sum(int(np.sum(v[:k] > v[k])) for k in range(p))
+    # the dense ranks keep the order and the ties of the values; `order` sorts them
+    assert np.array_equal(np.asarray(r.ranks), np.unique(v, return_inverse=True)[1])
+    assert np.array_equal(v[np.asarray(r.order)], np.sort(v))
+    assert int(r.longest) == np.max(np.unique(v, return_counts=True)[1])
+
+
+@pytest.mark.parametrize("levels", [(3, 3), (3, 400), (400, 3), (20, 30), (None, None)])
+def test_discordant_and_joint_ties_every_path(rng, levels):
+    """Discordant pairs and joint ties against the O(p^2) definitions, on each path: long runs
+    on both sides (sort), short runs on one side or the other (counted inside runs), none."""
+    from jaxrsa.measures import _rsa
+
+    p = 700
+    a, b = (rng.integers(0, k, p) if k else rng.permutation(p) for k in levels)
+    sign = np.sign(a[:, None] - a[None, :]) * np.sign(b[:, None] - b[None, :])
+    upper = np.triu(np.ones((p, p), bool), 1)
+    tied = (a[:, None] == a[None, :]) & (b[:, None] == b[None, :])
+    ra, rb = (_rsa.ranked(jnp.asarray(v, jnp.float32)) for v in (a, b))
+    dis, joint = jax.jit(_rsa.discordant, static_argnums=2)(ra, rb, jnp.float32)
+    assert float(dis) == np.sum((sign < 0) & upper)
+    assert float(joint) == np.sum(tied & upper)
+
+
 def test_kendall_refuses_gradients(rng):
     x, y = rng.normal(size=(6, 3)), rng.normal(size=(6, 3))
     with pytest.raises(TypeError, match="not differentiable"):

@@ -85,11 +85,20 @@ class Measure:
         """The similarity of two prepared models."""
         raise NotImplementedError
 
+    @property
+    def sequential(self) -> bool:
+        """Whether the default `block` computes pairs one at a time rather than vmapped: for a
+        `pair` that branches (`lax.cond`), which under `vmap` would compute every branch."""
+        return False
+
     def block(self, pxs: PyTree, pys: PyTree) -> Float[Array, "a b"]:
         """Similarities of every prepared model in `pxs` (leading axis a) with every one in `pys`.
 
-        The default maps over rows (memory: one row of pairs at a time) and vmaps over columns.
+        The default maps over rows (memory: one row of pairs at a time) and vmaps over columns
+        (or maps over them too, if `sequential`).
         """
+        if self.sequential:
+            return lax.map(lambda px: lax.map(lambda py: self.pair(px, py), pys), pxs)
         return lax.map(lambda px: jax.vmap(self.pair, (None, 0))(px, pys), pxs)
 
     def upper_block(self, pxs: PyTree) -> Float[Array, "a a"]:
@@ -98,7 +107,8 @@ class Measure:
 
         With the default `block`, each of the a (a + 1) / 2 pairs is computed once, a / 2 at a
         time (their prepared models gathered: the memory of one more block, as an off-diagonal
-        pair of blocks holds); a measure with a batched `block` of its own uses that.
+        pair of blocks holds) or one at a time if `sequential`; a measure with a batched `block`
+        of its own uses that.
         """
         if type(self).block is not Measure.block:
             return self.block(pxs, pxs)
@@ -108,7 +118,8 @@ class Measure:
         def one(rc):
             return self.pair(*(jax.tree.map(lambda v, i=i: v[i], pxs) for i in rc))
 
-        vals = lax.map(one, (jnp.asarray(rows), jnp.asarray(cols)), batch_size=max(1, a // 2))
+        batch = None if self.sequential else max(1, a // 2)
+        vals = lax.map(one, (jnp.asarray(rows), jnp.asarray(cols)), batch_size=batch)
         return jnp.zeros((a, a), vals.dtype).at[rows, cols].set(vals)
 
     def prepare_resampled(self, x: Float[Array, "n d"], idx: Int[Array, " n"]) -> PyTree:

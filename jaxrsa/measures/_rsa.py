@@ -10,6 +10,7 @@ batched over pairs). Each form takes its first-order kernel or metric as a name 
 
 import dataclasses
 import math
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -81,11 +82,18 @@ def tie_pairs(same: Bool[Array, " q"], dtype) -> Float[Array, ""]:
     return jnp.sum(jnp.where(same, k - start, 0).astype(dtype))
 
 
-def dense_ranks(
-    v: Float[Array, " p"],
-) -> tuple[Int[Array, " p"], Int[Array, " c"], Float[Array, ""]]:
-    """Ranks of v from 0 with equal values sharing one, `below[u]` = the number of entries of
-    rank < u for u = 0 .. 2^b (b bits hold every rank), and the number of tied pairs."""
+class Ranked(NamedTuple):
+    """A vector prepared for Kendall's tau (`ranked`)."""
+
+    ranks: Int[Array, " p"]  # from 0, equal values sharing one
+    order: Int[Array, " p"]  # an order that sorts the vector
+    below: Int[Array, " c"]  # below[u]: the number of ranks < u, for u = 0 .. 2^b
+    ties: Float[Array, ""]  # the number of tied pairs
+    longest: Int[Array, ""]  # the longest run of equal values
+
+
+def ranked(v: Float[Array, " p"]) -> Ranked:
+    """`Ranked` of v (b = `_rank_bits(p)` bits hold every rank)."""
     p = v.shape[0]
     order = jnp.argsort(v)
     s = v[order]
@@ -94,7 +102,8 @@ def dense_ranks(
     ranks = jnp.zeros(p, jnp.int32).at[order].set(sorted_ranks, unique_indices=True)
     bound = jnp.arange((1 << _rank_bits(p)) + 1, dtype=jnp.int32)
     below = jnp.searchsorted(sorted_ranks, bound, side="left").astype(jnp.int32)
-    return ranks, below, tie_pairs(same, v.dtype)
+    longest = jnp.max(jnp.diff(below)).astype(jnp.int32)
+    return Ranked(ranks, order.astype(jnp.int32), below, tie_pairs(same, v.dtype), longest)
 
 
 def _rank_bits(p: int) -> int:
@@ -111,8 +120,8 @@ def _count(values: Int[Array, " p"], dtype) -> Float[Array, ""]:
 
 
 def inversions(ranks: Int[Array, " p"], below: Int[Array, " c"], dtype) -> Float[Array, ""]:
-    """Number of pairs k < l with ranks[k] > ranks[l] (scipy's `_kendall_dis` after sorting by
-    x), `below` as from `dense_ranks` of the same ranks.
+    """Number of pairs k < l with ranks[k] > ranks[l], `below` as in `Ranked` of the same
+    ranks.
 
     A radix partition from the most significant bit: before bit t the sequence is grouped
     (stably) by the bits above t, each group where `below` says it is; an element with bit t
@@ -138,6 +147,55 @@ def inversions(ranks: Int[Array, " p"], below: Int[Array, " c"], dtype) -> Float
         return jnp.zeros_like(seq).at[new].set(seq, unique_indices=True), total
 
     return lax.fori_loop(0, bits, level, (ranks, jnp.zeros((), dtype)))[1]
+
+
+# Runs of ties up to this long are counted pair by pair (`_within_runs`); longer runs on both
+# sides take the lexicographic sort.
+SHORT_RUNS = 16
+
+
+def _within_runs(seq: Int[Array, " p"], start: Int[Array, " p"], longest, dtype):
+    """Over pairs k < l of one run (`start[l]` <= k, l - k < `longest`): how many have
+    seq[k] > seq[l], and how many seq[k] == seq[l]."""
+    pos = jnp.arange(seq.shape[0], dtype=jnp.int32)
+
+    def offset(off, counts):
+        earlier = jnp.roll(seq, off)  # seq[l - off] where that is in the run
+        inside = pos - off >= start
+        greater = _count((inside & (earlier > seq)).astype(jnp.int32), dtype)
+        equal = _count((inside & (earlier == seq)).astype(jnp.int32), dtype)
+        return counts[0] + greater, counts[1] + equal
+
+    zero = jnp.zeros((), dtype)
+    return lax.fori_loop(1, longest, offset, (zero, zero))
+
+
+def discordant(x: Ranked, y: Ranked, dtype) -> tuple[Float[Array, ""], Float[Array, ""]]:
+    """Pairs of entries ordered strictly one way by x and the other by y, and pairs tied in
+    both: scipy's `_kendall_dis` and joint ties, in O(p log p).
+
+    In the order of a side whose runs of ties are short, the other side's ranks have as many
+    inversions as there are discordant pairs plus those inside its runs, which are counted
+    pair by pair with the joint ties; where both sides have long runs, the entries are sorted
+    by (x, y) and there are no inversions inside runs.
+    """
+
+    def in_order_of(u: Ranked, w: Ranked):
+        def count():
+            seq = w.ranks[u.order]
+            start = u.below[u.ranks[u.order]]  # where each entry's run of u starts
+            inside, joint = _within_runs(seq, start, u.longest, dtype)
+            return inversions(seq, w.below, dtype) - inside, joint
+
+        return count
+
+    def lexicographic():
+        a_s, b_s = lax.sort((x.ranks, y.ranks), num_keys=2)
+        joint = tie_pairs((a_s[1:] == a_s[:-1]) & (b_s[1:] == b_s[:-1]), dtype)
+        return inversions(b_s, y.below, dtype), joint
+
+    branch = jnp.where(x.longest <= SHORT_RUNS, 0, jnp.where(y.longest <= SHORT_RUNS, 1, 2))
+    return lax.switch(branch, [in_order_of(x, y), in_order_of(y, x), lexicographic])
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -469,12 +527,17 @@ class TriangleRSA(_TriangleForms, GramMeasure):
 @dataclasses.dataclass(frozen=True, repr=False)
 class PairwiseRSA(_TriangleForms):
     """RSA comparisons that need per-pair work (see `RSA`), batched over pairs by the engine:
-    Kendall's tau-b and tau-a (a lexicographic sort of ranks and a radix count of discordant pairs
-    per pair, O(p log p)) and the Bures similarity (an n x n SVD per pair)."""
+    Kendall's tau-b and tau-a (a radix count of discordant pairs in the order of a side without
+    ties, or after a lexicographic sort of the ranks; O(p log p) per pair, one pair at a time)
+    and the Bures similarity (an n x n SVD per pair)."""
 
     @property
     def _kendall(self) -> bool:
         return self.second in ("kendall", "tau_a")
+
+    @property
+    def sequential(self) -> bool:
+        return self._kendall  # `pair` branches on ties
 
     @property
     def translation_invariant(self) -> bool:
@@ -489,18 +552,17 @@ class PairwiseRSA(_TriangleForms):
         return EQUAL if self.second == "kendall" else ZERO
 
     def prepare(self, x: Float[Array, "n d"]):
-        """Kendall: the triangle's dense ranks `[p]` and cumulative counts `[2^b + 1]`
-        (`dense_ranks`), and its number of tied pairs `[]` (NaN where tau is undefined).
+        """Kendall: the triangle's `Ranked` (its tie count NaN where tau is undefined).
         Bures: G^1/2 / sqrt(tr G) `[n - 1, n - 1]`, G = -Q^T D Q / 2 the centred kernel in a
         basis Q of the vectors orthogonal to 1 (its exact zero eigenvalue left out)."""
         if self._kendall:
             v = not_differentiable(self._first.ordinal(x), "ranking (Kendall's tau)")
-            ranks, below, ties = dense_ranks(v)
+            r = ranked(v)
             p = v.shape[0]
             undefined = ~jnp.isfinite(v).all()
             if self.second == "kendall":  # every entry tied: tau-b is 0 / 0
-                undefined = undefined | (ties == p * (p - 1) / 2)
-            return ranks, below, jnp.where(undefined, jnp.nan, ties)
+                undefined = undefined | (r.ties == p * (p - 1) / 2)
+            return r._replace(ties=jnp.where(undefined, jnp.nan, r.ties))
         n = x.shape[0]
         q = jnp.asarray(centred_basis(n), x.dtype)  # G = Q G' Q^T exactly: H1 = 0 drops out
         d = square(self._first.triangle(x), n)
@@ -524,12 +586,10 @@ class PairwiseRSA(_TriangleForms):
         if not self._kendall:
             fidelity = jnp.linalg.svd(jnp.matmul(px, py, precision=HIGHEST), compute_uv=False)
             return jnp.minimum(jnp.sum(fidelity), 1.0)
-        (a, _, ta), (b, below, tb) = px, py
-        p = a.shape[0]
+        p, ta, tb = px.ranks.shape[0], px.ties, py.ties
+        dis, joint = discordant(px, py, ta.dtype)
         total = p * (p - 1) / 2
-        a_s, b_s = lax.sort((a, b), num_keys=2)
-        joint = tie_pairs((a_s[1:] == a_s[:-1]) & (b_s[1:] == b_s[:-1]), ta.dtype)
-        score = total - ta - tb + joint - 2.0 * inversions(b_s, below, ta.dtype)
+        score = total - ta - tb + joint - 2.0 * dis
         if self.second == "kendall":
             return jnp.clip(score / jnp.sqrt((total - ta) * (total - tb)), -1.0, 1.0)
         return jnp.clip(score / total, -1.0, 1.0)
