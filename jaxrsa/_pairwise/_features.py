@@ -7,10 +7,10 @@ r_x = diag(Xc Xc^T) (Song et al. 2012; Kornblith et al. 2019's
 
     HSIC_u = ||Yc^T Xc||_F^2 - n / (n - 2) r_x . r_y + (sum r_x)(sum r_y) / ((n - 1)(n - 2)).
 
-A block of models stacked `[a, n, d]` against `[b, n, e]` is one product of the concatenated
-features, `[a d, n] x [n, b e]`, whose `[d, e]` sub-blocks are squared and summed. It costs
-about 2 n d^2 per pair instead of n^2 (d + 1) for the Gram path and holds `[n, d]` per model
-instead of n^2 / 2; `prefer` says which path a call should take.
+All pairs of two blocks are a product `[d, n] x [n, e]` per pair, one pair at a time, whose
+entries are squared and summed. It costs about 2 n d^2 per pair instead of
+n^2 (d + 1) for the Gram path and holds `[n, d]` per model instead of n^2 / 2; `prefer` says
+which path a call should take.
 
 The same idea serves every measure whose pair is a function of the cross-covariance Xc^T Yc and
 per-model terms: `cca`, `cca_r2`, `svcca`, `pwcca` and `procrustes` already work that way (their
@@ -20,7 +20,6 @@ variants, RBF CKA and the rank-based measures have no such form.
 
 import dataclasses
 
-import jax
 import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, Float
@@ -61,13 +60,11 @@ class FeatureCKA(measures.Measure):
         return 3 * n * d + 2 * d * d
 
     def _hsic(self, xty, rx, ry, n):
-        """HSIC from ||Yc^T Xc||_F^2 and the rows' squared norms (`[n]` or `[b, n]` for ry)."""
+        """HSIC from ||Yc^T Xc||_F^2 and the rows' squared norms `[n]`."""
         if not self.debiased:
             return xty
         dot = jnp.matmul(ry, rx, precision=HIGHEST)
-        return (
-            xty - n / (n - 2.0) * dot + jnp.sum(rx) * jnp.sum(ry, axis=-1) / ((n - 1.0) * (n - 2.0))
-        )
+        return xty - n / (n - 2.0) * dot + jnp.sum(rx) * jnp.sum(ry) / ((n - 1.0) * (n - 2.0))
 
     def prepare(self, x: Float[Array, "n d"]):
         xc = x - jnp.mean(x, axis=0)
@@ -78,20 +75,17 @@ class FeatureCKA(measures.Measure):
         own = self._hsic(jnp.sum(cov * cov), rows, rows, x.shape[0])
         return xc, rows, jnp.where(own > 0, own, jnp.nan)
 
-    def _row(self, px, pys) -> Float[Array, " b"]:
-        xc, rx, own_x = px
-        ycs, rys, own_y = pys
-        cross = jnp.einsum("nd,bne->bde", xc, ycs, precision=HIGHEST)
-        hsic = self._hsic(jnp.sum(cross * cross, axis=(1, 2)), rx, rys, xc.shape[0])
-        return jnp.clip(hsic / jnp.sqrt(own_x * own_y), -1.0, 1.0)
+    @property
+    def sequential(self) -> bool:
+        """Pairs one at a time, each one large product: vmapped over a block, XLA would first
+        copy the block transposed (`[n, b e]`, as large as the block)."""
+        return True
 
     def pair(self, px, py) -> Float[Array, ""]:
-        return self._row(px, jax.tree.map(lambda a: a[None], py))[0]
-
-    def block(self, pxs, pys) -> Float[Array, "a b"]:
-        """Row model by row model, each one product `[d, n] x [n, b e]` with the whole column
-        block (memory: one `[b, d, e]` cross-covariance at a time)."""
-        return lax.map(lambda px: self._row(px, pys), pxs)
+        (xc, rx, own_x), (yc, ry, own_y) = px, py
+        cross = lax.dot_general(xc, yc, (((0,), (0,)), ((), ())), precision=HIGHEST)  # Xc^T Yc
+        hsic = self._hsic(jnp.sum(cross * cross), rx, ry, xc.shape[0])
+        return jnp.clip(hsic / jnp.sqrt(own_x * own_y), -1.0, 1.0)
 
 
 def feature_form(measure: measures.Measure) -> FeatureCKA | None:

@@ -88,7 +88,8 @@ class Measure:
     @property
     def sequential(self) -> bool:
         """Whether the default `block` computes pairs one at a time rather than vmapped: for a
-        `pair` that branches (`lax.cond`), which under `vmap` would compute every branch."""
+        `pair` that branches (`lax.cond`, `lax.switch`), which under `vmap` computes every
+        branch."""
         return False
 
     def block(self, pxs: PyTree, pys: PyTree) -> Float[Array, "a b"]:
