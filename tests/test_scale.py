@@ -135,3 +135,19 @@ def test_float64_beyond_float32_names_the_cast(rng):
     with jax.enable_x64(False):
         value = float(jaxrsa.similarity(x * 1e200, y, "cka"))  # scale invariant: rescaled
     np.testing.assert_allclose(value, float(jaxrsa.similarity(x, y, "cka")), atol=1e-6)
+
+
+def test_feature_path_does_not_copy_the_block():
+    """The compiled all-pairs block of feature-space CKA needs temporaries of a few models, not
+    a transposed copy of the whole block (shapes only: nothing is computed)."""
+    feature = _features.FeatureCKA()
+    b, n, d = 16, 100_000, 256
+    block = (
+        jax.ShapeDtypeStruct((b, n, d), jnp.float32),
+        jax.ShapeDtypeStruct((b, n), jnp.float32),
+        jax.ShapeDtypeStruct((b,), jnp.float32),
+    )
+    one_model = n * d * 4
+    for fn, args in ((feature.block, (block, block)), (feature.upper_block, (block,))):
+        temp = jax.jit(fn).lower(*args).compile().memory_analysis().temp_size_in_bytes
+        assert temp <= 3 * one_model < b * one_model
