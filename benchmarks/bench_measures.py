@@ -1,5 +1,5 @@
-"""All pairs of the ReSi / netrep / platonic-rep / ENSD measures: jaxrsa against a double loop of
-each reference implementation's own computation, in one run.
+"""All pairs of the ReSi / netrep / platonic-rep / ENSD measures and rsatoolbox's comparators:
+jaxrsa against a double loop of each reference implementation's own computation, in one run.
 
     python -m benchmarks.bench_measures [--m 64 --n 1000 --d 128] [--peer-pairs 40]
                                         [--only gulp cknna ...]
