@@ -35,21 +35,28 @@ def models(rng, n=40, widths=(3, 8, 5)):
 
 
 @pytest.mark.parametrize("debiased", [False, True])
-def test_feature_path_equals_gram_path_and_reference(rng, debiased):
-    reps = models(rng)
+@pytest.mark.parametrize("budget", [None, 20_000])  # 20 kB: blocks of 4, panels of 5 rows
+def test_feature_path_equals_gram_path_and_reference(rng, debiased, budget):
+    reps = models(rng, n=41, widths=(3, 8, 5, 7, 2, 6, 4))
     gram = measures.CKA(debiased=debiased)
-    feature = _features.FeatureCKA(debiased=debiased)
-    got = np.asarray(jaxrsa.similarity_matrix(reps, measure=feature, block_size=3))
+    job = _engine.job(gram, _inputs.as_reps(reps), None, 3, budget, None, "float32")
+    assert isinstance(job.plan, _features.Plan)
+    if budget is not None:  # panels that do not divide n, blocks that do not divide m
+        assert 41 % job.plan.rows and len(job.plan.blocks) == 3
+    got = np.asarray(jaxrsa.similarity_matrix(reps, measure=gram, block_size=3,
+                                              memory_budget=budget))  # fmt: skip
     by_gram = np.array([[float(jax.jit(gram)(x, y)) for y in reps] for x in reps])
     expected = np.array([[feature_cka_reference(x, y, debiased) for y in reps] for x in reps])
     np.testing.assert_allclose(got, by_gram, rtol=0, atol=1e-6)
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
     np.testing.assert_allclose(np.diag(got), 1.0, atol=1e-15)
+    cross = jaxrsa.similarity_matrix(reps[:3], reps[2:], measure=gram, memory_budget=budget)
+    np.testing.assert_allclose(np.asarray(cross), expected[:3, 2:], rtol=0, atol=1e-12)
 
 
 def test_feature_path_float32_stays_close(rng):
     reps = [r.astype(np.float32) for r in models(rng, n=200)]
-    got = np.asarray(jaxrsa.similarity_matrix(reps, measure=_features.FeatureCKA(debiased=True)))
+    got = np.asarray(jaxrsa.similarity_matrix(reps, measure="cka_debiased"))
     expected = np.array([[feature_cka_reference(x, y, True) for y in reps] for x in reps])
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, expected, rtol=0, atol=2e-5)
@@ -62,9 +69,9 @@ def test_feature_path_float32_stays_close(rng):
 def test_engine_picks_the_path_by_cost(n, width, m, feature):
     reps = _inputs.as_reps([jax.ShapeDtypeStruct((n, width), jnp.float32)] * m)
     job = _engine.job(measures.CKA(), reps, None, None, None, None, "float32")
-    assert isinstance(job.measure, _features.FeatureCKA) == feature
+    assert isinstance(job.plan, _features.Plan) == feature
     gram = _engine.job(measures.CKA(kernel="rbf"), reps, None, None, 2**40, None, "float32")
-    assert gram.measure == measures.CKA(kernel="rbf")  # no feature form
+    assert not isinstance(gram.plan, _features.Plan)  # no feature form
 
 
 def test_progress_says_which_path(rng, capsys):
@@ -137,17 +144,18 @@ def test_float64_beyond_float32_names_the_cast(rng):
     np.testing.assert_allclose(value, float(jaxrsa.similarity(x, y, "cka")), atol=1e-6)
 
 
-def test_feature_path_does_not_copy_the_block():
-    """The compiled all-pairs block of feature-space CKA needs temporaries of a few models, not
-    a transposed copy of the whole block (shapes only: nothing is computed)."""
-    feature = _features.FeatureCKA()
-    b, n, d = 16, 100_000, 256
-    block = (
-        jax.ShapeDtypeStruct((b, n, d), jnp.float32),
-        jax.ShapeDtypeStruct((b, n), jnp.float32),
-        jax.ShapeDtypeStruct((b,), jnp.float32),
+def test_feature_path_holds_a_panel_not_the_activations():
+    """At n = 100k, m = 16, d = 256 (1.5 GiB of float32 activations) the feature path holds one
+    panel of example rows and the cross-covariances, within half the default budget and a small
+    share of the activations (planned and compiled on shapes: nothing is computed)."""
+    m, n, d = 16, 100_000, 256
+    budget = _engine.DEFAULT_MEMORY_BUDGET
+    p = _features.plan([[d] * m], n, budget, 4)
+    assert len(p.blocks) == 1 and p.steps == (_features.Step(0, 0, "upper"),) and p.rows < n
+    z = (jax.ShapeDtypeStruct((p.rows, d), jnp.float32),) * m
+    pairs = _features._pairs("upper", m, m)
+    memory = _features._products.lower(z, z, pairs).compile().memory_analysis()
+    held = sum(
+        getattr(memory, f"{what}_size_in_bytes") for what in ("argument", "output", "temp")
     )
-    one_model = n * d * 4
-    for fn, args in ((feature.block, (block, block)), (feature.upper_block, (block,))):
-        temp = jax.jit(fn).lower(*args).compile().memory_analysis().temp_size_in_bytes
-        assert temp <= 3 * one_model < b * one_model
+    assert held <= budget // 2 and held < m * n * d * 4 // 4

@@ -63,11 +63,11 @@ def _dtype(sides) -> np.dtype:
 class Job(NamedTuple):
     """Everything decided before the first value is read."""
 
-    measure: measures.Measure  # the form that runs (e.g. linear CKA in feature space)
+    measure: measures.Measure
     sides: tuple[Side, ...]
     dtype: np.dtype
     layout: _layout.Layout
-    plan: _plan.Plan
+    plan: _plan.Plan | _features.Plan  # prepared vectors, or linear CKA in feature space
     symmetric: bool
     panel: int | None = None  # example rows per panel when whole prepared vectors do not fit
 
@@ -81,17 +81,18 @@ def job(measure, a, b, block_size, budget, devices, precision) -> Job:
     sides = (side_a,) if b is None else (side_a, side(b, measure, side_a))
     dtype = _dtype(sides)
     symmetric = b is None and measure.symmetric
-    features = _features.feature_form(measure)
-    if features is not None and precision == "float32":
-        m_a, m_b = len(side_a.shapes), len(sides[-1].shapes)
-        pairs = m_a * (m_a + 1) // 2 if symmetric else m_a * m_b
-        widths = [s[1] for sd in sides for s in sd.shapes]
-        if _features.prefer(side_a.shapes[0][0], widths, pairs, budget, dtype.itemsize):
-            measure = features
     if block_size is not None:
         _inputs.positive_int("block_size", block_size)
     mesh = _devices.mesh(devices)
     layout = _layout.layout(measure, mesh, precision)
+    n = side_a.shapes[0][0]
+    if _features.feature_form(measure) and precision == "float32":
+        m_a, m_b = len(side_a.shapes), len(sides[-1].shapes)
+        pairs = m_a * (m_a + 1) // 2 if symmetric else m_a * m_b
+        widths = [[s[1] for s in sd.shapes] for sd in sides]
+        if _features.prefer(n, sum(widths, []), pairs, budget, dtype.itemsize):
+            features = _features.plan(widths, n, budget, dtype.itemsize, block_size)
+            return Job(measure, sides, dtype, layout, features, symmetric)
 
     def sizes(prepare, rows: int | None = None) -> dict:
         """Per input shape, the `Sizes` of models prepared by `prepare` (whole, or a panel of
@@ -118,7 +119,6 @@ def job(measure, a, b, block_size, budget, devices, precision) -> Job:
     try:
         return Job(measure, sides, dtype, layout, plan(sizes(measure.prepare)), symmetric)
     except ValueError as error:  # whole prepared vectors do not fit the budget
-        n = side_a.shapes[0][0]
         gram = isinstance(measure, measures.GramMeasure)
         if not gram or measure.row_width(n) is None:
             raise ValueError(
@@ -198,6 +198,8 @@ def all_pairs(measure, a, b, block_size, budget, progress, devices, precision="f
     label = measure if isinstance(measure, str) else None
     measure = measures.get(measure)
     j = job(measure, a, b, block_size, budget, devices, precision)
+    if isinstance(j.plan, _features.Plan):
+        return _finite(_features.all_pairs(j, label or type(measure).__name__, progress), j)
     m_a, m_b = len(j.sides[0].shapes), len(j.sides[-1].shapes)
     out = np.empty((m_a, m_b), j.dtype)
     cache, sums = {}, {}  # prepared blocks held; with panels, each block pair's inner products
@@ -221,7 +223,7 @@ def all_pairs(measure, a, b, block_size, budget, progress, devices, precision="f
     if progress:
         from tqdm.auto import tqdm
 
-        path = "feature space" if j.measure is not measure else "prepared vectors"
+        path = "prepared vectors"
         if j.panel is not None:
             path += f" in {len(panels(j))} panels of {j.panel} example rows"
         name = label or type(measure).__name__
@@ -250,9 +252,13 @@ def all_pairs(measure, a, b, block_size, budget, progress, devices, precision="f
         bar.close()
     for (i, k), total in sums.items():
         write(i, k, _devices.to_host(j.measure.finish(jnp.asarray(total, j.dtype))))
+    return _finite(out, j)
+
+
+def _finite(out: np.ndarray, j: Job) -> jax.Array:
+    """`out`, or an error naming the first pair whose value is not finite."""
     if not np.isfinite(out).all():
         r, c = np.argwhere(~np.isfinite(out))[0]
-        raise ValueError(
-            f"{measure} is not finite for the pair ({a.labels[r]}, {(b or a).labels[c]})"
-        )
+        a, b = j.sides[0].reps, j.sides[-1].reps
+        raise ValueError(f"{j.measure} is not finite for the pair ({a.labels[r]}, {b.labels[c]})")
     return jnp.asarray(out)

@@ -38,20 +38,9 @@ def exponents(xs):
     return xp.where(ok, xp.frexp(xp.where(ok, peak, 1))[1] - 1, 0)
 
 
-def to_compute(xs, dtype, measure: measures.Measure, labels, exponent=None):
-    """`[k, n, d]` activations of k models as the compute dtype, centred and rescaled in their
-    own precision as `measure`'s invariances allow (see the module docstring). Traceable with a
-    JAX array (the range check of a measure that is not scale invariant needs values and is
-    skipped under a trace).
-
-    Args:
-        xs: a NumPy or JAX array `[k, n, d]`, any real dtype.
-        dtype: the compute dtype.
-        measure: its `translation_invariant` and `scale_invariant` decide what is done.
-        labels: the k models' names, for errors.
-        exponent: per-model powers of two to divide by (default: from `xs` itself); a stream
-            of batches passes the same ones for every batch.
-    """
+def _checked(xs, dtype, labels):
+    """`xs` with every model checked finite (an error names the model and the first bad entry),
+    in a float dtype of at least 32 bits (integers and float16 are cast, nothing is narrowed)."""
     xp = _namespace(xs)
     if xp is np:  # every measure: a NaN model is never silent (checked in its own dtype)
         finite = np.isfinite(xs)
@@ -66,9 +55,42 @@ def to_compute(xs, dtype, measure: measures.Measure, labels, exponent=None):
         for label, x in zip(labels, xs, strict=True):
             _inputs.check_finite(x, label)
     if not xp.issubdtype(xs.dtype, xp.floating) or xs.dtype.itemsize < 4:
-        xs = xs.astype(np.promote_types(dtype, np.float32) if xp is np else jnp.float32)
+        xs = xs.astype(xp.promote_types(dtype, np.float32))
+    return xs
+
+
+def moments(xs, dtype, measure: measures.Measure, labels):
+    """Per model of `[k, n, d]`, the column means `[k, 1, d]` and powers of two `[k]` that
+    `to_compute` removes and divides by (None where the measure keeps them), so that a panel of
+    example rows passed with them is made exactly as those rows of the whole models."""
+    xs = _checked(xs, dtype, labels)
+    mean = xs.mean(axis=1, keepdims=True) if measure.translation_invariant else None
+    exponent = None
+    if measure.scale_invariant:
+        exponent = exponents(xs if mean is None else xs - mean)
+    return mean, exponent
+
+
+def to_compute(xs, dtype, measure: measures.Measure, labels, exponent=None, mean=None):
+    """`[k, n, d]` activations of k models as the compute dtype, centred and rescaled in their
+    own precision as `measure`'s invariances allow (see the module docstring). Traceable with a
+    JAX array (the range check of a measure that is not scale invariant needs values and is
+    skipped under a trace).
+
+    Args:
+        xs: a NumPy or JAX array `[k, n, d]`, any real dtype.
+        dtype: the compute dtype.
+        measure: its `translation_invariant` and `scale_invariant` decide what is done.
+        labels: the k models' names, for errors.
+        exponent: per-model powers of two to divide by (default: from `xs` itself); a stream
+            of batches passes the same ones for every batch.
+        mean: per-model column means `[k, 1, d]` to remove (default: `xs`'s own); panels of
+            rows pass those of the whole models (`moments`).
+    """
+    xp = _namespace(xs)
+    xs = _checked(xs, dtype, labels)
     if measure.translation_invariant:
-        xs = xs - xs.mean(axis=1, keepdims=True)
+        xs = xs - (xs.mean(axis=1, keepdims=True) if mean is None else mean)
     if measure.scale_invariant:
         e = exponents(xs) if exponent is None else xp.asarray(exponent)
         xs = xs * xp.ldexp(xp.ones((), xs.dtype), -e)[:, None, None]
