@@ -155,7 +155,5 @@ def test_feature_path_holds_a_panel_not_the_activations():
     z = (jax.ShapeDtypeStruct((p.rows, d), jnp.float32),) * m
     pairs = _features._pairs("upper", m, m)
     memory = _features._products.lower(z, z, pairs).compile().memory_analysis()
-    held = sum(
-        getattr(memory, f"{what}_size_in_bytes") for what in ("argument", "output", "temp")
-    )
+    held = sum(getattr(memory, f"{what}_size_in_bytes") for what in ("argument", "output", "temp"))
     assert held <= budget // 2 and held < m * n * d * 4 // 4

@@ -137,8 +137,7 @@ def _products(zx: tuple, zy: tuple, pairs):
     panel is its own buffer, so no slice of a wider panel is copied), the products of the rows'
     squared norms r_x^T r_y `[a, b]`, and each model's sum of squares `[a]`, `[b]`."""
     cross = tuple(
-        lax.dot_general(zx[i], zy[k], (((0,), (0,)), ((), ())), precision=HIGHEST)
-        for i, k in pairs
+        lax.dot_general(zx[i], zy[k], (((0,), (0,)), ((), ())), precision=HIGHEST) for i, k in pairs
     )
     rx, ry = (jnp.stack([jnp.sum(z * z, axis=1) for z in zs], axis=1) for zs in (zx, zy))
     return cross, jnp.matmul(rx.T, ry, precision=HIGHEST), jnp.sum(rx, 0), jnp.sum(ry, 0)
@@ -249,4 +248,3 @@ def all_pairs(j, label: str, progress: bool) -> np.ndarray:
     if len(sides) == 1:
         return np.triu(values) + np.triu(values, 1).T
     return values[: offsets[1], offsets[1] :]
-
