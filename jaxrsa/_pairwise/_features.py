@@ -10,13 +10,13 @@ r_x = diag(Xc Xc^T) (Song et al. 2012; Kornblith et al. 2019's
 
 Every term is a sum over examples, so the models are read in panels of rows: each panel of a
 block of models is centred with the models' own column means (one pass over each model first,
-which also checks it) and its products with the panel of the other block are added to `[d, e]`
-cross-covariances, one `[d, rows] x [rows, ...]` product per model of the block. The block of
-models is one product of the concatenated features (blocks of Z^T Z for Z = [X_1, ..., X_b]):
-on the diagonal only the blocks on and after each model's own, so each pair is computed once.
-Panels and blocks are sized to the memory budget; with several devices a panel's rows are split
-over them and each product adds up across devices. It costs about 2 n d e per pair instead of
-n^2 (d + 1) for the Gram path; `prefer` says which path a call should take.
+which also checks it), and each pair's product of panels `[d, rows] x [rows, e]` is added to its
+`[d, e]` cross-covariance (each model's panel is its own buffer: slices of one wide panel would
+be copied). On the diagonal only the pairs on and after each model are computed, so each pair
+is computed once. Panels and blocks are sized to the memory budget; with several devices a
+panel's rows are split over them and each product adds up across devices. It costs about
+2 n d e per pair instead of n^2 (d + 1) for the Gram path; `prefer` says which path a call
+should take.
 
 The same idea serves every measure whose pair is a function of the cross-covariance Xc^T Yc and
 per-model terms: `cca`, `cca_r2`, `svcca`, `pwcca` and `procrustes` already work that way (their
