@@ -46,7 +46,7 @@ class PermutationMetric(Measure):
         >>> import numpy as np
         >>> from jaxrsa import measures, similarity
         >>> x = np.random.default_rng(0).normal(size=(20, 4))
-        >>> float(similarity(x, x[:, [2, 0, 3, 1]] + 1.0, measures.PermutationMetric()))
+        >>> round(float(similarity(x, x[:, [2, 0, 3, 1]] + 1.0, measures.PermutationMetric())), 3)
         0.0
     """
 
