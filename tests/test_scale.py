@@ -157,3 +157,10 @@ def test_feature_path_holds_a_panel_not_the_activations():
     memory = _features._products.lower(z, z, pairs).compile().memory_analysis()
     held = sum(getattr(memory, f"{what}_size_in_bytes") for what in ("argument", "output", "temp"))
     assert held <= budget // 2 and held < m * n * d * 4 // 4
+
+
+def test_feature_path_budget_too_small_names_the_minimum(rng):
+    reps = models(rng, n=50, widths=(8, 8, 8))
+    with pytest.raises(ValueError, match=r"memory_budget=100 bytes is too small for linear CKA "
+                       r"in feature space on models 8 wide: at least \d+ bytes"):  # fmt: skip
+        jaxrsa.similarity_matrix(reps, measure="cka", memory_budget=100)
