@@ -109,6 +109,32 @@ def test_permutation_gather_equals_prepare_of_permuted_examples(rng):
     assert checked >= 9
 
 
+@pytest.mark.parametrize("name", ["rsa", "cka", "rsa_pearson"])
+def test_permutation_null_without_room_for_the_gather(rng, monkeypatch, name):
+    """Where the permuted side's `[n, n]` matrices do not fit, the permuted activations are
+    prepared instead: the same null, replicate by replicate."""
+    from jaxrsa._inference import _permutation
+
+    a, b = models(rng, m=2, n=21), models(rng, m=3, n=21)
+    kw = {"measure": name, "n_permutations": 9, "key": jax.random.key(5)}
+    gathered = jaxrsa.permutation_test(a, b, **kw)
+    monkeypatch.setattr(_permutation, "_gather_fits", lambda models, budget: False)
+    prepared = jaxrsa.permutation_test(a, b, **kw)
+    for field in ("null_mean", "null_std", "p_value"):
+        np.testing.assert_allclose(
+            getattr(prepared, field), getattr(gathered, field), atol=1e-12, err_msg=field
+        )
+
+
+def test_permutation_gathers_while_the_matrices_fit_half_the_budget(rng):
+    from jaxrsa._inference import _models, _permutation
+
+    loaded = _models.load(measures.get("rsa"), models(rng, m=2, n=21), models(rng, m=3, n=21))
+    held = 3 * 21 * 21 * 8  # side b's float64 [n, n] matrices
+    assert _permutation._gather_fits(loaded, 2 * held)
+    assert not _permutation._gather_fits(loaded, 2 * held - 1)
+
+
 # ------------------------------------------------------------------ bootstrap
 
 

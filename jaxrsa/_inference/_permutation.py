@@ -34,43 +34,45 @@ class PermutationResult(NamedTuple):
     n_permutations: int
 
 
-def _as_matrices(p: Float[Array, "k p"], rows: np.ndarray, cols: np.ndarray, n: int):
-    """`[k, n, n]` matrices M with <M_a, M_b>_F = <p_a, p_b>, entry k at pair `(rows, cols)`.
+def _as_matrix(p: Float[Array, "k p"], rows: np.ndarray, cols: np.ndarray, n: int):
+    """`[k, n * n]` flattened matrices M with M[rows, cols] = p and, where a layout stores one
+    order of a pair only (a triangle), the same value at the mirror entry M[cols, rows].
 
-    A layout that stores each pair of distinct examples in one order only (a triangle) puts
-    p / sqrt(2) at both (i, j) and (j, i); a layout with both orders (row-wise RSA) keeps them.
-    Permuting the examples is then one gather of the flattened matrices, at the flat indices
-    (perm_i n + perm_j) of entry (i, j).
+    Entry k of a permuted prepared vector is then M[perm[rows_k], perm[cols_k]]: one gather of p
+    entries at the flat indices `perm[rows] n + perm[cols]`.
     """
-    seen = np.zeros((n, n), bool)
-    seen[rows, cols] = True
-    off = rows != cols
-    both_orders = bool(seen[cols[off], rows[off]].all())
     m = jnp.zeros((p.shape[0], n, n), p.dtype)
-    if both_orders:
-        return m.at[:, rows, cols].set(p)
-    half = jnp.where(jnp.asarray(off), p * np.sqrt(0.5).astype(p.dtype), p)
-    return m.at[:, rows, cols].set(half).at[:, cols, rows].set(half)
+    m = m.at[:, cols, rows].set(p).at[:, rows, cols].set(p)  # stored entries win over mirrors
+    return m.reshape(p.shape[0], n * n)
 
 
 def _null_by_gather(measure: measures.GramMeasure, models, pairs):
-    """Permuting examples permutes the entries of prepared pair-indexed vectors."""
+    """Permuting examples permutes the entries of prepared pair-indexed vectors: side a keeps
+    its prepared vectors, side b's are gathered at the permuted pairs."""
     pa = [_replicates.prepare(measure, g.xs) for g in models.a]
     pb = pa if models.b is None else [_replicates.prepare(measure, g.xs) for g in models.b]
     n = models.n
-    matrices = [_as_matrices(p, *pairs, n) for p in pb]
-    flat_a = [_as_matrices(p, *pairs, n).reshape(p.shape[0], -1) for p in pa]
+    rows, cols = (np.asarray(v, np.int32) for v in pairs)
+    matrices = [_as_matrix(p, rows, cols, n) for p in pb]
 
     def one(key, ops):
-        flat_a, matrices = ops
-        perm = jax.random.permutation(key, n)
-        flat = (perm[:, None] * n + perm[None, :]).reshape(-1)  # entry (i, j) <- (pi_i, pi_j)
-        permuted = [jnp.take(m.reshape(m.shape[0], -1), flat, axis=1) for m in matrices]
-        return _replicates.assemble(measure, flat_a, permuted, models)
+        pa, matrices = ops
+        perm = jax.random.permutation(key, n).astype(jnp.int32)
+        flat = perm[rows] * n + perm[cols]  # entry (i, j) <- (perm_i, perm_j)
+        permuted = [jnp.take(m, flat, axis=1) for m in matrices]
+        return _replicates.assemble(measure, pa, permuted, models)
 
     observed = _replicates.assemble(measure, pa, pb, models)
-    per_replicate = 2 * sum(m.size for m in matrices) * pb[0].dtype.itemsize
-    return observed, one, (flat_a, matrices), per_replicate
+    per_replicate = 2 * sum(p.size for p in pb) * pb[0].dtype.itemsize
+    return observed, one, (pa, matrices), per_replicate
+
+
+def _gather_fits(models, budget: int) -> bool:
+    """Side b's `[n, n]` matrices (held for every replicate) fit half the budget and have flat
+    indices in int32."""
+    gb = models.a if models.b is None else models.b
+    held = sum(g.xs.shape[0] for g in gb) * models.n**2 * gb[0].xs.dtype.itemsize
+    return models.n**2 < 2**31 and 2 * held <= budget
 
 
 def _null_by_prepare(measure: measures.Measure, models):
@@ -109,8 +111,9 @@ def permutation_test(
     The null of pair (i, j) is the measure between model i and model j with j's examples
     permuted: one permutation per replicate, shared by all pairs. For Gram-type measures whose
     prepared vectors are laid out by pairs of examples (every RSA variant and CKA), a
-    permutation is a gather of the prepared vectors, so activations are prepared once; other
-    measures prepare the permuted side again in each replicate.
+    permutation is a gather of the prepared vectors, so activations are prepared once (while the
+    permuted side's `[n, n]` matrices fit half of `memory_budget`); other measures, and larger
+    n, prepare the permuted side again in each replicate.
 
     Args:
         reps: m models' activations of the same n examples (as `similarity_matrix` takes them).
@@ -147,7 +150,7 @@ def permutation_test(
     models = _models.load(measure, reps, others)
 
     pairs = measure.example_pairs(models.n) if isinstance(measure, measures.GramMeasure) else None
-    if pairs is not None:
+    if pairs is not None and _gather_fits(models, budget):
         observed, one, operands, per_replicate = _null_by_gather(measure, models, pairs)
     else:
         observed, one, operands, per_replicate = _null_by_prepare(measure, models)
