@@ -33,7 +33,7 @@ import numpy as np
 from jax import lax
 
 from jaxrsa import _inputs, measures
-from jaxrsa._numerics import HIGHEST, is_noise
+from jaxrsa._numerics import HIGHEST
 from jaxrsa._pairwise import _devices, _plan, _values
 
 # Bytes per value and example row that a panel costs: its rows as read, centred and cast on the
@@ -154,22 +154,13 @@ def _squares(cross: tuple) -> jax.Array:
     return jnp.stack([jnp.sum(c * c) for c in cross])
 
 
-class Moments(NamedTuple):
-    """What makes a panel of a model's rows equal to those rows of the whole model as
-    `_values.to_compute` makes it: the column means and the power of two."""
-
-    mean: object
-    exponent: object
-
-
-def moments(x, label: str, measure: measures.CKA, dtype) -> Moments:
+def moments(x, label: str, measure: measures.CKA, dtype) -> _values.Moments:
     """One pass over a model: checked (finite, not constant), its column means and scale."""
     xs = x[None] if isinstance(x, jax.Array) else np.asarray(x)[None]
-    mean, exponent = _values.moments(xs, dtype, measure, [label])
-    xc = jnp.asarray(_values.to_compute(xs, dtype, measure, [label], exponent, mean)[0])
-    if bool(is_noise(jnp.linalg.norm(xc), jnp.max(jnp.abs(xc)), xc.size)):
+    stats = _values.moments(xs, dtype, measure, [label])
+    if bool(stats.constant[0]):
         raise ValueError(f"{label}: {measure} is undefined: {measure.degenerate}")
-    return Moments(mean, exponent)
+    return stats
 
 
 def _panel(rep, block, stats, dtype, measure, start, rows, mesh) -> tuple:

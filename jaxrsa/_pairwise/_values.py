@@ -15,11 +15,14 @@ A measure that is not scale invariant gets an error naming the model when its va
 overflow the compute dtype's products, instead of a silent inf.
 """
 
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxrsa import _inputs, measures
+from jaxrsa._numerics import is_noise
 
 
 def _namespace(xs):
@@ -31,7 +34,12 @@ def exponents(xs):
     model is all zeros or not finite: nothing to rescale, or an error reported later). NumPy in,
     NumPy out; a JAX array (also a tracer) gives a JAX array, constant under differentiation."""
     xp = _namespace(xs)
-    peak = xp.max(xp.abs(xs), axis=(1, 2))
+    return _exponent(xp.max(xp.abs(xs), axis=(1, 2)))
+
+
+def _exponent(peak):
+    """The powers of two of `exponents` from each model's max |x|."""
+    xp = _namespace(peak)
     if xp is jnp:
         peak = jax.lax.stop_gradient(peak)
     ok = xp.isfinite(peak) & (peak > 0)
@@ -59,16 +67,29 @@ def _checked(xs, dtype, labels):
     return xs
 
 
-def moments(xs, dtype, measure: measures.Measure, labels):
-    """Per model of `[k, n, d]`, the column means `[k, 1, d]` and powers of two `[k]` that
-    `to_compute` removes and divides by (None where the measure keeps them), so that a panel of
-    example rows passed with them is made exactly as those rows of the whole models."""
+class Moments(NamedTuple):
+    """Per model of `[k, n, d]`: what `to_compute` removes and divides by, and whether the model
+    is constant."""
+
+    mean: object  # [k, 1, d] column means, None where the measure keeps them
+    exponent: object  # [k] powers of two, None where the measure keeps the scale
+    constant: object  # [k] bool: the (centred) values are zero up to rounding
+
+
+def moments(xs, dtype, measure: measures.Measure, labels) -> Moments:
+    """One pass over `[k, n, d]` models: checked finite, their column means and powers of two
+    (so that a panel of example rows passed with them to `to_compute` is made exactly as those
+    rows of the whole models) and whether each is constant."""
+    xp = _namespace(xs)
     xs = _checked(xs, dtype, labels)
     mean = xs.mean(axis=1, keepdims=True) if measure.translation_invariant else None
-    exponent = None
-    if measure.scale_invariant:
-        exponent = exponents(xs if mean is None else xs - mean)
-    return mean, exponent
+    xc = xs if mean is None else xs - mean
+    peak = xp.max(xp.abs(xc), axis=(1, 2))
+    e = _exponent(peak)
+    scale = xp.ldexp(xp.ones((), xc.dtype), -e)  # exact: squares neither overflow nor underflow
+    norm = xp.linalg.norm((xc * scale[:, None, None]).reshape(xc.shape[0], -1), axis=1)
+    constant = is_noise(norm, peak * scale, xc[0].size)
+    return Moments(mean, e if measure.scale_invariant else None, constant)
 
 
 def to_compute(xs, dtype, measure: measures.Measure, labels, exponent=None, mean=None):
