@@ -1,10 +1,11 @@
 """Permutation test and bootstrap against brute force and float64 references, coverage, errors."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy import stats
-from scipy.spatial.distance import pdist
+from scipy.spatial.distance import pdist, squareform
 
 import jaxrsa
 from jaxrsa import measures
@@ -50,6 +51,21 @@ def test_permutation_null_equals_brute_force(rng, name):
     extreme = (null >= observed - 1e-12) if larger else (null <= observed + 1e-12)
     np.testing.assert_allclose(res.p_value, (1 + extreme.sum(0)) / (1 + count))
     assert res.n_permutations == count
+
+
+@pytest.mark.parametrize("second", ["pearson", "kendall"])
+def test_permutation_of_precomputed_rdms_permutes_rows_and_columns(rng, second):
+    """A precomputed RDM's examples index its rows and columns: the null permutes both (the
+    gather path for triangle comparisons, preparing again for Kendall's per-pair work)."""
+    dx, dy = (squareform(pdist(v, "correlation")) for v in models(rng, m=2, n=18))
+    measure = measures.RSA(first="precomputed", second=second)
+    count, key = 6, jax.random.key(8)
+    res = jaxrsa.permutation_test([dx, dy], measure=measure, n_permutations=count, key=key)
+    i, j = np.triu_indices(18, 1)
+    compare = stats.pearsonr if second == "pearson" else stats.kendalltau
+    null = [compare(dx[i, j], dy[np.ix_(p, p)][i, j])[0] for p in permutations(key, count, 18)]
+    np.testing.assert_allclose(res.null_mean[0, 1], np.mean(null), atol=1e-10)
+    np.testing.assert_allclose(res.null_std[0, 1], np.std(null, ddof=1), atol=1e-9)
 
 
 def test_permutation_test_with_others_and_calibration(rng):
@@ -118,7 +134,7 @@ def test_permutation_null_without_room_for_the_gather(rng, monkeypatch, name):
     a, b = models(rng, m=2, n=21), models(rng, m=3, n=21)
     kw = {"measure": name, "n_permutations": 9, "key": jax.random.key(5)}
     gathered = jaxrsa.permutation_test(a, b, **kw)
-    monkeypatch.setattr(_permutation, "_gather_fits", lambda models, budget: False)
+    monkeypatch.setattr(_permutation._replicates, "matrices_fit", lambda *args: False)
     prepared = jaxrsa.permutation_test(a, b, **kw)
     for field in ("null_mean", "null_std", "p_value"):
         np.testing.assert_allclose(
@@ -126,13 +142,18 @@ def test_permutation_null_without_room_for_the_gather(rng, monkeypatch, name):
         )
 
 
-def test_permutation_gathers_while_the_matrices_fit_half_the_budget(rng):
-    from jaxrsa._inference import _models, _permutation
+def test_replicates_hold_pair_matrices_while_they_fit_half_the_budget(rng):
+    from jaxrsa._inference import _models, _replicates
 
     loaded = _models.load(measures.get("rsa"), models(rng, m=2, n=21), models(rng, m=3, n=21))
     held = 3 * 21 * 21 * 8  # side b's float64 [n, n] matrices
-    assert _permutation._gather_fits(loaded, 2 * held)
-    assert not _permutation._gather_fits(loaded, 2 * held - 1)
+    assert _replicates.matrices_fit(loaded.b, 21, 2 * held)
+    assert not _replicates.matrices_fit(loaded.b, 21, 2 * held - 1)
+    both = 2 * (2 + 3) * 21 * 21 * 8
+    assert _replicates.pair_matrices_fit(measures.get("rsa"), loaded, both)
+    assert not _replicates.pair_matrices_fit(measures.get("rsa"), loaded, both - 1)
+    assert not _replicates.pair_matrices_fit(measures.get("cka_rbf"), loaded, both)
+    assert not _replicates.pair_matrices_fit(measures.get("cca"), loaded, both)
 
 
 # ------------------------------------------------------------------ bootstrap
@@ -187,6 +208,67 @@ def test_bootstrap_replicates_of_other_measures(rng, name):
         else:
             expected = float(jaxrsa.similarity(x[idx], y[idx], name))
         assert values[r, 0, 1] == pytest.approx(expected, abs=1e-9)
+
+
+def test_bootstrap_gathers_pair_matrices_as_it_prepares_resamples(rng, monkeypatch):
+    """Every measure with a pair matrix: gathering it per resample gives the replicates of
+    preparing the resampled activations again (the resample's own kernel, RDM or Gram)."""
+    from jaxrsa._inference import _replicates
+    from jaxrsa.measures._base import copies
+
+    x, y, z = models(rng, m=3, n=23)
+    idx = np.asarray(jax.random.randint(jax.random.key(2), (23,), 0, 23))
+    checked = []
+    for name in measures.names():
+        m = measures.get(name)
+        if not isinstance(m, measures.GramMeasure) or m.pair_matrix(x) is None:
+            continue
+        if isinstance(m, measures.CKA):  # the resample centred at its own mean
+            xr = x[idx] - x[idx].mean(0)
+            again = m._finish_resampled(jnp.asarray(xr @ xr.T), jnp.asarray(idx))
+        elif isinstance(m, measures.RSA) and m.second.startswith("rowwise"):
+            again = m._finish(m._first.matrix(x[idx]), ~copies(jnp.asarray(idx), m.diagonal))
+        else:  # the triangle of the resample's RDM (ranks: of its exact ordinal values)
+            i, j = np.triu_indices(23, 1)
+            values = m._values(x[idx])
+            keep = jnp.asarray(idx[i] != idx[j]) if m._comparison.masks else None
+            again = m._comparison.finish(values, keep)
+        np.testing.assert_allclose(m.prepare_resampled(x, idx), again, atol=1e-12, err_msg=name)
+        checked.append(name)
+    assert {"rsa", "rsa_pearson", "rsa_spearman", "cka", "cka_debiased"} <= set(checked)
+    for name in ("rsa", "cka_debiased", "rsa_spearman"):
+        kw = {"measure": name, "n_resamples": 5, "key": jax.random.key(9)}
+        _, gathered = jaxrsa.bootstrap([x, y], [z], return_replicates=True, **kw)
+        with monkeypatch.context() as patch:
+            patch.setattr(_replicates, "pair_matrices_fit", lambda *args: False)
+            _, again = jaxrsa.bootstrap([x, y], [z], return_replicates=True, **kw)
+        np.testing.assert_allclose(gathered, again, atol=1e-12, err_msg=name)
+
+
+def test_bootstrap_of_precomputed_rdms_resamples_rows_and_columns(rng):
+    x, y = models(rng, m=2, n=20)
+    dx, dy = (squareform(pdist(v, "correlation")) for v in (x, y))
+    measure = measures.RSA(first="precomputed", second="pearson")
+    count, key = 5, jax.random.key(4)
+    _, values = jaxrsa.bootstrap([dx, dy], measure=measure, n_resamples=count, key=key,
+                                 return_replicates=True)  # fmt: skip
+    for r, k in enumerate(jax.random.split(key, count)):
+        idx = np.asarray(jax.random.randint(k, (20,), 0, 20))
+        expected = _rsa_pearson_without_copies(x, y, idx)
+        assert values[r, 0, 1] == pytest.approx(expected, abs=1e-10)
+
+
+def test_bootstrap_of_a_model_constant_on_some_examples_names_the_resample(rng):
+    """A model constant on the examples a resample draws is undefined there, not noise."""
+    x = rng.normal(size=(12, 4))
+    y = np.repeat(rng.normal(size=(1, 4)), 12, axis=0)
+    y[0] += 1.0  # defined on the sample, constant on every resample without example 0
+    idx = jnp.asarray(np.r_[1:12, 1])
+    for name in ("cka", "cka_debiased"):
+        assert np.isnan(np.asarray(measures.get(name).prepare_resampled(y, idx))).all(), name
+        assert np.isfinite(np.asarray(measures.get(name).prepare_resampled(x, idx))).all()
+    with pytest.raises(ValueError, match="resample"):
+        jaxrsa.bootstrap([x, y], measure="cka", n_resamples=40, key=jax.random.key(0))
 
 
 def _population_pair(rng, n):

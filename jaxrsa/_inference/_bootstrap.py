@@ -70,6 +70,11 @@ def bootstrap(
     - CCA, SVCCA, PWCCA, Procrustes: a repeated example is a weighted example, as in the usual
       bootstrap of covariances.
 
+    Where a measure's prepared vector follows from a matrix of pairs of examples
+    (`GramMeasure.pair_matrix`: RSA's kernels and RDMs, linear CKA's Gram), that matrix is
+    computed once per model and each resample gathers its rows and columns, while the models'
+    `[n, n]` matrices fit half of `memory_budget`.
+
     Args:
         reps: m models' activations of the same n examples (as `similarity_matrix` takes them).
         others: optional second set of models (resampled with the same examples).
@@ -106,8 +111,20 @@ def bootstrap(
 
     _check_distinct(measure, models, keys)
 
-    def prepared(xss, idx):
-        return [lax.map(lambda x: measure.prepare_resampled(x, idx), xs) for xs in xss]
+    if _replicates.pair_matrices_fit(measure, models, budget):  # gathered per resample
+
+        def prepared(sss, idx):
+            return [lax.map(lambda s: measure.prepare_gathered(s, idx), ss) for ss in sss]
+
+        def inputs(groups):
+            return [_replicates.pair_matrices(measure, g.xs) for g in groups]
+    else:  # prepared again from the resampled activations
+
+        def prepared(xss, idx):
+            return [lax.map(lambda x: measure.prepare_resampled(x, idx), xs) for xs in xss]
+
+        def inputs(groups):
+            return [g.xs for g in groups]
 
     def one(key, ops):
         xas, xbs = ops
@@ -116,7 +133,7 @@ def bootstrap(
         pb = pa if xbs is None else prepared(xbs, idx)
         return _replicates.assemble(measure, pa, pb, models)
 
-    operands = ([g.xs for g in models.a], None if models.b is None else [g.xs for g in models.b])
+    operands = (inputs(models.a), None if models.b is None else inputs(models.b))
 
     values = np.empty((n_resamples, *models.sizes))
 
@@ -166,7 +183,8 @@ def _check_distinct(measure: measures.Measure, models, keys) -> None:
         )
     for side, groups in enumerate((models.a, models.b or ())):
         for g in groups:
-            prepared = _replicates.prepare(measure, g.xs[:, distinct])
+            xs = jax.vmap(lambda x: measure.examples(x, distinct))(g.xs)
+            prepared = _replicates.prepare(measure, xs)
             bad = np.zeros(g.xs.shape[0], bool)
             for leaf in jax.tree.leaves(prepared):
                 leaf = np.asarray(leaf).reshape(g.xs.shape[0], -1)
@@ -174,7 +192,7 @@ def _check_distinct(measure: measures.Measure, models, keys) -> None:
             if bad.any():
                 i = int(np.argmax(bad))
                 label = models.labels[side][g.indices[i]]
-                cause = measure.explain(g.xs[i, distinct])
+                cause = measure.explain(xs[i])
                 raise ValueError(
                     f"{where}, and {measure} is undefined on them for {label}: {cause}; use "
                     "more examples or a measure that needs fewer"

@@ -67,12 +67,8 @@ def _null_by_gather(measure: measures.GramMeasure, models, pairs):
     return observed, one, (pa, matrices), per_replicate
 
 
-def _gather_fits(models, budget: int) -> bool:
-    """Side b's `[n, n]` matrices (held for every replicate) fit half the budget and have flat
-    indices in int32."""
-    gb = models.a if models.b is None else models.b
-    held = sum(g.xs.shape[0] for g in gb) * models.n**2 * gb[0].xs.dtype.itemsize
-    return models.n**2 < 2**31 and 2 * held <= budget
+def _examples(measure: measures.Measure, xs: Float[Array, "k n d"], idx) -> Array:
+    return jax.vmap(lambda x: measure.examples(x, idx))(xs)
 
 
 def _null_by_prepare(measure: measures.Measure, models):
@@ -85,7 +81,7 @@ def _null_by_prepare(measure: measures.Measure, models):
         pa, xbs = ops
         perm = jax.random.permutation(key, n)
         return _replicates.assemble(
-            measure, pa, [measure.prepare_many(xs[:, perm]) for xs in xbs], models
+            measure, pa, [measure.prepare_many(_examples(measure, xs, perm)) for xs in xbs], models
         )
 
     observed = _replicates.assemble(
@@ -150,7 +146,7 @@ def permutation_test(
     models = _models.load(measure, reps, others)
 
     pairs = measure.example_pairs(models.n) if isinstance(measure, measures.GramMeasure) else None
-    if pairs is not None and _gather_fits(models, budget):
+    if pairs is not None and _replicates.matrices_fit(models.b or models.a, models.n, budget):
         observed, one, operands, per_replicate = _null_by_gather(measure, models, pairs)
     else:
         observed, one, operands, per_replicate = _null_by_prepare(measure, models)

@@ -76,6 +76,32 @@ def _dtype(groups: tuple[Group, ...]):
     return groups[0].xs.dtype
 
 
+def pair_matrices_fit(measure: measures.Measure, models: Models, budget: int) -> bool:
+    """Whether every model's `[n, n]` pair matrix (`GramMeasure.pair_matrix`) exists and all of
+    them fit (`matrices_fit`)."""
+    if not isinstance(measure, measures.GramMeasure):
+        return False
+    x = jax.ShapeDtypeStruct(models.a[0].xs.shape[1:], _dtype(models.a))
+    if jax.eval_shape(measure.pair_matrix, x) is None:
+        return False
+    return matrices_fit(models.a + (models.b or ()), models.n, budget)
+
+
+def matrices_fit(groups: tuple[Group, ...], n: int, budget: int) -> bool:
+    """Whether one `[n, n]` matrix per model of `groups`, held for every replicate, fits half the
+    budget, with flat indices in int32."""
+    held = sum(g.xs.shape[0] for g in groups) * n**2 * _dtype(groups).itemsize
+    return n**2 < 2**31 and 2 * held <= budget
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def pair_matrices(
+    measure: measures.GramMeasure, xs: Float[Array, "k n d"]
+) -> Float[Array, "k n n"]:
+    """`measure.pair_matrix` of every model, compiled once per measure and shape."""
+    return lax.map(measure.pair_matrix, xs)
+
+
 @functools.partial(jax.jit, static_argnums=0)
 def prepare(measure: measures.Measure, xs: Float[Array, "k n d"]):
     """`measure.prepare_many`, compiled once per measure and shape."""

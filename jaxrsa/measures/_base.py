@@ -131,7 +131,13 @@ class Measure:
         of examples override this so that an example paired with its own copy counts as a
         self-pair (see `copies`), not as two examples that are alike.
         """
-        return self.prepare(x[idx])
+        return self.prepare(self.examples(x, idx))
+
+    def examples(self, x: Float[Array, "n d"], idx: Int[Array, " k"]) -> Float[Array, "k ..."]:
+        """The model restricted to the examples `idx` (in that order, repeats allowed): its
+        rows `x[idx]`; a model given as a precomputed `[n, n]` matrix of pairs of examples
+        restricts rows and columns."""
+        return x[idx]
 
     def __call__(self, x: Float[Array, "n dx"], y: Float[Array, "n dy"]) -> Float[Array, ""]:
         """`pair(prepare(x), prepare(y))`, without validation (see `jaxrsa.similarity`)."""
@@ -174,6 +180,20 @@ class GramMeasure(Measure):
         """
         return None
 
+    def pair_matrix(self, x: Float[Array, "n d"]) -> Float[Array, "n n"] | None:
+        """An `[n, n]` matrix whose entry (i, j) depends on examples i and j alone (a kernel or
+        a dissimilarity), from which a resample is prepared: `prepare_resampled(x, idx)` is
+        `prepare_gathered(pair_matrix(x), idx)`. The bootstrap then computes it once per model
+        and gathers from it per resample instead of recomputing it from activations. None (the
+        default): no such matrix (e.g. a median bandwidth over the whole matrix).
+        """
+        return None
+
+    def prepare_gathered(self, s: Float[Array, "n n"], idx: Int[Array, " n"]) -> Float[Array, " p"]:
+        """`prepare_resampled` of the resample `idx` from the model's `pair_matrix` `s` (whose
+        resample is `resampled(s, idx)`). Only for measures whose `pair_matrix` is not None."""
+        raise NotImplementedError(f"{self} has no pair matrix (pair_matrix is None)")
+
     def row_width(self, n: int) -> int | None:
         """Entries of `prepare(x)` per example row, when it is laid out by example rows.
 
@@ -194,6 +214,11 @@ class GramMeasure(Measure):
         measures whose `row_width` is not None.
         """
         raise NotImplementedError(f"{self} is not laid out by example rows (row_width is None)")
+
+
+def resampled(s: Float[Array, "n n"], idx: Int[Array, " n"]) -> Float[Array, "n n"]:
+    """The pair matrix of the resample `x[idx]`: `s[idx][:, idx]`, one gather."""
+    return s[idx[:, None], idx[None, :]]
 
 
 def copies(idx: Int[Array, " n"], diagonal: bool = False) -> Bool[Array, "n n"]:

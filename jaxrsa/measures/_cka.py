@@ -9,6 +9,7 @@ from jaxtyping import Array, Float
 from jaxrsa import _inputs
 from jaxrsa._first_order import rbf_kernel
 from jaxrsa._numerics import (
+    HIGHEST,
     gram,
     gram_triangle,
     is_noise,
@@ -18,7 +19,7 @@ from jaxrsa._numerics import (
     triu_indices,
     unit,
 )
-from jaxrsa.measures._base import GramMeasure, copies
+from jaxrsa.measures._base import GramMeasure, copies, resampled
 
 
 def double_centre(k: Float[Array, "n n"]) -> Float[Array, "n n"]:
@@ -125,18 +126,50 @@ class CKA(GramMeasure):
         """`prepare(x[idx])` with the centred Gram's entries for pairs of an example and its own
         copy set to zero (debiased: before U-centring, as the diagonal), so that a copy does not
         count as a second example that is alike; the true diagonal is kept."""
-        x = x[idx]
-        if self.kernel == "linear":
-            xc = x - jnp.mean(x, axis=0)
-            flat = is_noise(jnp.linalg.norm(xc), jnp.max(jnp.abs(x)), x.size)
-            k = symmetrize(gram(jnp.where(flat, jnp.nan, xc)))
+        s = self.pair_matrix(x)
+        if s is not None:
+            return self.prepare_gathered(s, idx)
+        k = rbf_kernel(x[idx], self.threshold)
+        return self._finish_resampled(k if self.debiased else double_centre(k), idx)
+
+    def pair_matrix(self, x: Float[Array, "n d"]) -> Float[Array, "n n"] | None:
+        """Linear: the Gram matrix `[n, n]` of the examples centred at their mean (NaN for a
+        constant model); None for RBF, whose bandwidth is a median over the whole matrix."""
+        if self.kernel != "linear":
+            return None
+        xc = x - jnp.mean(x, axis=0)
+        flat = is_noise(jnp.linalg.norm(xc), jnp.max(jnp.abs(x)), x.size)
+        return symmetrize(gram(jnp.where(flat, jnp.nan, xc)))
+
+    def prepare_gathered(self, s: Float[Array, "n n"], idx) -> Float[Array, " p"]:
+        """Double centring the resample's Gram gives the Gram of the resample centred at its own
+        mean: `s[a, b] - r[a] - r[b] + g` with r the mean of row a over the resample (`s` times
+        the examples' counts) and g their mean, so the biased form gathers only its triangle. A
+        resample whose centred Gram has a trace at the rounding level of `s` is constant (NaN).
+        """
+        n = s.shape[0]
+        if self.debiased:
+            k = symmetrize(double_centre(resampled(s, idx)))
+            trace = jnp.trace(k)
         else:
-            k = rbf_kernel(x, self.threshold)
-            k = k if self.debiased else double_centre(k)
+            counts = jnp.zeros(n, s.dtype).at[idx].add(1.0)
+            r = jnp.matmul(s, counts, precision=HIGHEST) / n
+            g = jnp.dot(counts, r, precision=HIGHEST) / n
+            rows, cols = self.example_pairs(n)
+            a, b = idx[rows], idx[cols]
+            k = s[a, b] - r[a] - r[b] + g
+            trace = jnp.sum(k[-n:])  # the diagonal comes last
+        flat = is_noise(trace, jnp.max(jnp.diagonal(s)[idx]), n * n)
+        if self.debiased:
+            return self._finish_resampled(jnp.where(flat, jnp.nan, k), idx)
+        k = jnp.where((a == b) & (rows != cols), 0.0, jnp.where(flat, jnp.nan, k))
+        return unit(jnp.where(rows == cols, 1.0, np.sqrt(2.0)) * k)
+
+    def _finish_resampled(self, k: Float[Array, "n n"], idx) -> Float[Array, " p"]:
         k = jnp.where(copies(idx, diagonal=True), 0.0, k)
         if self.debiased:
             return unit(tri(u_centre(k)))
-        rows, cols = self.example_pairs(x.shape[0])
+        rows, cols = self.example_pairs(k.shape[0])
         return unit(jnp.where(rows == cols, 1.0, np.sqrt(2.0)) * k[rows, cols])
 
     def example_pairs(self, n: int) -> tuple[np.ndarray, np.ndarray]:

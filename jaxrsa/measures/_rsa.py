@@ -19,7 +19,16 @@ from jax import lax
 from jaxtyping import Array, Bool, Float, Int
 
 from jaxrsa import _inputs
-from jaxrsa._first_order import RSA_METRICS, Cosine, Dot, Kernel, Metric, as_kernel, as_metric
+from jaxrsa._first_order import (
+    RSA_METRICS,
+    Cosine,
+    Dot,
+    Kernel,
+    Metric,
+    Precomputed,
+    as_kernel,
+    as_metric,
+)
 from jaxrsa._numerics import (
     HIGHEST,
     centre_unit,
@@ -29,7 +38,7 @@ from jaxrsa._numerics import (
     unit,
 )
 from jaxrsa._rank import rankdata
-from jaxrsa.measures._base import GramMeasure, Measure, copies
+from jaxrsa.measures._base import GramMeasure, Measure, copies, resampled
 from jaxrsa.measures._cka import double_centre
 
 EQUAL = "all its pairwise dissimilarities are equal, so a correlation with them is undefined"
@@ -338,7 +347,18 @@ class RowwiseRSA(RSA, GramMeasure):
     ) -> Float[Array, " p"]:
         """`prepare(x[idx])` with every pair of an example and its own copy left out of the rows,
         as the diagonal is: a copy is not a second example that happens to be alike."""
-        return self._finish(self._first.matrix(x[idx]), ~copies(idx, diagonal=self.diagonal))
+        s = self.pair_matrix(x)
+        if s is None:
+            return self._finish(self._first.matrix(x[idx]), ~copies(idx, diagonal=self.diagonal))
+        return self.prepare_gathered(s, idx)
+
+    def pair_matrix(self, x: Float[Array, "n d"]) -> Float[Array, "n n"] | None:
+        """The kernel matrix `[n, n]` for the kernels computed pair by pair ("cosine",
+        "correlation", "dot"); None for "rbf", whose bandwidth is a median over the matrix."""
+        return self._first.matrix(x) if isinstance(self._first, (Cosine, Dot)) else None
+
+    def prepare_gathered(self, s: Float[Array, "n n"], idx: Int[Array, " n"]) -> Float[Array, " p"]:
+        return self._finish(resampled(s, idx), ~copies(idx, diagonal=self.diagonal))
 
     def example_pairs(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         per_row = n if self.diagonal else n - 1
@@ -472,6 +492,10 @@ class _TriangleForms(RSA):
         what = f"first-order metric for {self.second!r}"
         return as_metric(self.first, what=what, table=RSA_METRICS)
 
+    def examples(self, x: Float[Array, "n d"], idx: Int[Array, " k"]) -> Float[Array, "k ..."]:
+        """Rows `x[idx]`; a precomputed RDM's rows and columns."""
+        return resampled(x, idx) if isinstance(self._first, Precomputed) else x[idx]
+
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class TriangleRSA(_TriangleForms, GramMeasure):
@@ -507,11 +531,24 @@ class TriangleRSA(_TriangleForms, GramMeasure):
         self, x: Float[Array, "n d"], idx: Int[Array, " n"]
     ) -> Float[Array, " p"]:
         """`prepare(x[idx])` with every pair of an example and its own copy left out of the
-        triangle, as the diagonal is (the kernel comparisons keep them: see `RSA`)."""
-        if not self._comparison.masks:
-            return self.prepare(x[idx])
+        triangle, as the diagonal is (the kernel comparisons keep them: see `RSA`). A
+        precomputed RDM is resampled in its rows and columns."""
+        return self.prepare_gathered(self.pair_matrix(x), idx)
+
+    def pair_matrix(self, x: Float[Array, "n d"]) -> Float[Array, "n n"]:
+        """The RDM `[n, n]`; for rank comparisons the symmetric matrix of `Metric.ordinal`, whose
+        equal dissimilarities are exactly equal (zero diagonal)."""
+        if not self._comparison.ranks:
+            return self._first.matrix(x)
+        n = x.shape[0]
+        i, j = triangle_indices(n)
+        v = self._first.ordinal(x)
+        return jnp.zeros((n, n), v.dtype).at[i, j].set(v).at[j, i].set(v)
+
+    def prepare_gathered(self, s: Float[Array, "n n"], idx: Int[Array, " n"]) -> Float[Array, " p"]:
         i, j = triangle_indices(idx.shape[0])
-        return self._comparison.finish(self._values(x[idx]), idx[i] != idx[j])
+        a, b = idx[i], idx[j]  # the resample's triangle, gathered from s directly
+        return self._comparison.finish(s[a, b], a != b if self._comparison.masks else None)
 
     def example_pairs(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         return self._comparison.pairs(n)
