@@ -58,6 +58,12 @@ def matmul_gflops(size: int = 4096, repeats: int = 5) -> float:
     return 2 * size**3 / best_time(lambda: dot(a, a), repeats=repeats) / 1e9
 
 
+def numpy_matmul_gflops(size: int = 4096, repeats: int = 5) -> float:
+    """The same rate through NumPy's BLAS (the library a NumPy peer runs on)."""
+    a = np.random.default_rng(0).standard_normal((size, size), np.float32)
+    return 2 * size**3 / best_time(lambda: a @ a, repeats=repeats) / 1e9
+
+
 def emit(record: dict, out=None) -> dict:
     """Print one JSON line (and append it to the open file `out` if given)."""
     line = json.dumps(record, sort_keys=False)
