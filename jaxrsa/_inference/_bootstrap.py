@@ -183,7 +183,7 @@ def _check_distinct(measure: measures.Measure, models, keys) -> None:
         )
     for side, groups in enumerate((models.a, models.b or ())):
         for g in groups:
-            xs = jax.vmap(lambda x: measure.examples(x, distinct))(g.xs)
+            xs = _replicates.examples(measure, g.xs, distinct)
             prepared = _replicates.prepare(measure, xs)
             bad = np.zeros(g.xs.shape[0], bool)
             for leaf in jax.tree.leaves(prepared):

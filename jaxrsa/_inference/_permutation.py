@@ -11,6 +11,7 @@ from jaxrsa import _inputs, measures
 from jaxrsa._inference import _models, _replicates
 from jaxrsa._pairwise import similarity_matrix
 from jaxrsa._pairwise._engine import DEFAULT_MEMORY_BUDGET
+from jaxrsa.measures._base import from_pairs
 
 
 class PermutationResult(NamedTuple):
@@ -34,18 +35,6 @@ class PermutationResult(NamedTuple):
     n_permutations: int
 
 
-def _as_matrix(p: Float[Array, "k p"], rows: np.ndarray, cols: np.ndarray, n: int):
-    """`[k, n * n]` flattened matrices M with M[rows, cols] = p and, where a layout stores one
-    order of a pair only (a triangle), the same value at the mirror entry M[cols, rows].
-
-    Entry k of a permuted prepared vector is then M[perm[rows_k], perm[cols_k]]: one gather of p
-    entries at the flat indices `perm[rows] n + perm[cols]`.
-    """
-    m = jnp.zeros((p.shape[0], n, n), p.dtype)
-    m = m.at[:, cols, rows].set(p).at[:, rows, cols].set(p)  # stored entries win over mirrors
-    return m.reshape(p.shape[0], n * n)
-
-
 def _null_by_gather(measure: measures.GramMeasure, models, pairs):
     """Permuting examples permutes the entries of prepared pair-indexed vectors: side a keeps
     its prepared vectors, side b's are gathered at the permuted pairs."""
@@ -53,7 +42,8 @@ def _null_by_gather(measure: measures.GramMeasure, models, pairs):
     pb = pa if models.b is None else [_replicates.prepare(measure, g.xs) for g in models.b]
     n = models.n
     rows, cols = (np.asarray(v, np.int32) for v in pairs)
-    matrices = [_as_matrix(p, rows, cols, n) for p in pb]
+    # entry k of a permuted vector is M[perm[rows_k], perm[cols_k]]: one gather of p entries
+    matrices = [from_pairs(p, rows, cols, n).reshape(p.shape[0], n * n) for p in pb]
 
     def one(key, ops):
         pa, matrices = ops
@@ -67,10 +57,6 @@ def _null_by_gather(measure: measures.GramMeasure, models, pairs):
     return observed, one, (pa, matrices), per_replicate
 
 
-def _examples(measure: measures.Measure, xs: Float[Array, "k n d"], idx) -> Array:
-    return jax.vmap(lambda x: measure.examples(x, idx))(xs)
-
-
 def _null_by_prepare(measure: measures.Measure, models):
     """Measures not laid out by pairs of examples: prepare the permuted side again."""
     pa = [_replicates.prepare(measure, g.xs) for g in models.a]
@@ -80,9 +66,8 @@ def _null_by_prepare(measure: measures.Measure, models):
     def one(key, ops):
         pa, xbs = ops
         perm = jax.random.permutation(key, n)
-        return _replicates.assemble(
-            measure, pa, [measure.prepare_many(_examples(measure, xs, perm)) for xs in xbs], models
-        )
+        pb = [measure.prepare_many(_replicates.examples(measure, xs, perm)) for xs in xbs]
+        return _replicates.assemble(measure, pa, pb, models)
 
     observed = _replicates.assemble(
         measure, pa, pa if models.b is None else [_replicates.prepare(measure, g.xs) for g in gb],

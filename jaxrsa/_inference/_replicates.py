@@ -76,6 +76,11 @@ def _dtype(groups: tuple[Group, ...]):
     return groups[0].xs.dtype
 
 
+def examples(measure: measures.Measure, xs: Float[Array, "k n d"], idx) -> Array:
+    """`measure.examples` of every model: each restricted to the examples `idx`."""
+    return jax.vmap(lambda x: measure.examples(x, idx))(xs)
+
+
 def pair_matrices_fit(measure: measures.Measure, models: Models, budget: int) -> bool:
     """Whether every model's `[n, n]` pair matrix (`GramMeasure.pair_matrix`) exists and all of
     them fit (`matrices_fit`)."""

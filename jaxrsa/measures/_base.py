@@ -216,6 +216,13 @@ class GramMeasure(Measure):
         raise NotImplementedError(f"{self} is not laid out by example rows (row_width is None)")
 
 
+def from_pairs(v: Float[Array, "... p"], rows, cols, n: int) -> Float[Array, "... n n"]:
+    """`[..., n, n]` matrices M with M[rows, cols] = v and, where a layout stores one order of a
+    pair only (a triangle), the same value at the mirror entry M[cols, rows] (zero elsewhere)."""
+    m = jnp.zeros((*v.shape[:-1], n, n), v.dtype)
+    return m.at[..., cols, rows].set(v).at[..., rows, cols].set(v)  # stored entries win
+
+
 def resampled(s: Float[Array, "n n"], idx: Int[Array, " n"]) -> Float[Array, "n n"]:
     """The pair matrix of the resample `x[idx]`: `s[idx][:, idx]`, one gather."""
     return s[idx[:, None], idx[None, :]]

@@ -148,20 +148,18 @@ class CKA(GramMeasure):
         resample whose centred Gram has a trace at the rounding level of `s` is constant (NaN).
         """
         n = s.shape[0]
+        scale = jnp.max(jnp.diagonal(s)[idx])
         if self.debiased:
             k = symmetrize(double_centre(resampled(s, idx)))
-            trace = jnp.trace(k)
-        else:
-            counts = jnp.zeros(n, s.dtype).at[idx].add(1.0)
-            r = jnp.matmul(s, counts, precision=HIGHEST) / n
-            g = jnp.dot(counts, r, precision=HIGHEST) / n
-            rows, cols = self.example_pairs(n)
-            a, b = idx[rows], idx[cols]
-            k = s[a, b] - r[a] - r[b] + g
-            trace = jnp.sum(k[-n:])  # the diagonal comes last
-        flat = is_noise(trace, jnp.max(jnp.diagonal(s)[idx]), n * n)
-        if self.debiased:
+            flat = is_noise(jnp.trace(k), scale, n * n)
             return self._finish_resampled(jnp.where(flat, jnp.nan, k), idx)
+        counts = jnp.zeros(n, s.dtype).at[idx].add(1.0)
+        r = jnp.matmul(s, counts, precision=HIGHEST) / n
+        g = jnp.dot(counts, r, precision=HIGHEST) / n
+        rows, cols = self.example_pairs(n)
+        a, b = idx[rows], idx[cols]
+        k = s[a, b] - r[a] - r[b] + g
+        flat = is_noise(jnp.sum(k[-n:]), scale, n * n)  # the trace: the diagonal comes last
         k = jnp.where((a == b) & (rows != cols), 0.0, jnp.where(flat, jnp.nan, k))
         return unit(jnp.where(rows == cols, 1.0, np.sqrt(2.0)) * k)
 

@@ -38,7 +38,7 @@ from jaxrsa._numerics import (
     unit,
 )
 from jaxrsa._rank import rankdata
-from jaxrsa.measures._base import GramMeasure, Measure, copies, resampled
+from jaxrsa.measures._base import GramMeasure, Measure, copies, from_pairs, resampled
 from jaxrsa.measures._cka import double_centre
 
 EQUAL = "all its pairwise dissimilarities are equal, so a correlation with them is undefined"
@@ -540,10 +540,7 @@ class TriangleRSA(_TriangleForms, GramMeasure):
         equal dissimilarities are exactly equal (zero diagonal)."""
         if not self._comparison.ranks:
             return self._first.matrix(x)
-        n = x.shape[0]
-        i, j = triangle_indices(n)
-        v = self._first.ordinal(x)
-        return jnp.zeros((n, n), v.dtype).at[i, j].set(v).at[j, i].set(v)
+        return from_pairs(self._first.ordinal(x), *triangle_indices(x.shape[0]), x.shape[0])
 
     def prepare_gathered(self, s: Float[Array, "n n"], idx: Int[Array, " n"]) -> Float[Array, " p"]:
         i, j = triangle_indices(idx.shape[0])
