@@ -194,6 +194,12 @@ class Metric:
         """The examples for which `condition` holds (default: none)."""
         return jnp.zeros(x.shape[0], bool)
 
+    def kernel_factor(self, x: Float[Array, "n d"]) -> Float[Array, "n k"] | None:
+        """F `[n, k]`, k <= d, with F F^T = -H D H / 2 (the centred kernel of the matrix, H the
+        centring matrix) where the metric has one; None where it has not (that kernel is then
+        found by an n x n eigendecomposition)."""
+        return None
+
     def explain(self, x: Float[Array, "n d"]) -> str | None:
         """Why `matrix(x)` is undefined, naming the first culprit; None if it is defined."""
         bad = np.flatnonzero(np.asarray(self.undefined_rows(x)))
@@ -217,6 +223,9 @@ class SqEuclidean(Metric):
     def ordinal(self, x):
         return _pairwise_exact(lambda a, b: jnp.sum((a - b) ** 2, axis=0), x.T)
 
+    def kernel_factor(self, x):
+        return x - jnp.mean(x, axis=0)  # classical scaling: -H D H / 2 = Xc Xc^T
+
 
 @dataclasses.dataclass(frozen=True)
 class Euclidean(SqEuclidean):
@@ -231,6 +240,9 @@ class Euclidean(SqEuclidean):
 
     def triangle(self, x):
         return sqrt0(super().triangle(x))
+
+    def kernel_factor(self, x):
+        return None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -269,6 +281,10 @@ class CosineDistance(Metric):
 
     def undefined_rows(self, x):
         return self.kernel.undefined_rows(x)
+
+    def kernel_factor(self, x):
+        rows = self.kernel.rows(x)  # D = 1 - R R^T, so -H D H / 2 = H R R^T H / 2
+        return (rows - jnp.mean(rows, axis=0)) / np.sqrt(2.0)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -78,6 +78,19 @@ def test_comparators_match_reference_and_registry(rng, second, dtype):
     assert measures.get(f"rsa_{second}") == measures.RSA("correlation", second)
 
 
+@pytest.mark.parametrize("metric", ["correlation", "cosine", "sqeuclidean", "euclidean"])
+@pytest.mark.parametrize("d", [4, 20])
+def test_bures_every_metric(rng, metric, d):
+    """The metric's kernel factor (d < n and d > n) and the eigendecomposition (Euclidean)
+    give the reference's value."""
+    x = rng.normal(size=(15, d))
+    y = np.tanh(x[:, :3] @ rng.normal(size=(3, 5))) + 0.5 * rng.normal(size=(15, 5))
+    expected = ref.rdm_comparison(pdist(x, metric), pdist(y, metric), "bures")
+    got = float(jaxrsa.similarity(x, y, measures.RSA(metric, "bures")))
+    assert abs(got - expected) <= 1e-7
+    assert 0.1 < expected < 0.99
+
+
 @pytest.mark.parametrize("second", ["kendall", "bures"])
 def test_all_pairs_equal_double_loop(rng, second):
     reps = {f"m{i}": rng.normal(size=(9, 3 + i)) for i in range(3)}

@@ -83,6 +83,18 @@ def centred_basis(n: int) -> np.ndarray:
     return reflection[:, 1:]
 
 
+def _kernel_root(d: Float[Array, "n n"]) -> tuple[Float[Array, "n-1 n-1"], Float[Array, ""]]:
+    """A factor F of G = -Q^T D Q / 2 (the centred kernel of D in a basis Q of the vectors
+    orthogonal to 1, its exact zero eigenvalue left out): F = U sqrt(W) over the eigenvalues
+    above rounding (their square roots would add errors of order sqrt(eps), 3e-4 in float32),
+    and rsatoolbox's trace of G, negative eigenvalues included."""
+    q = jnp.asarray(centred_basis(d.shape[0]), d.dtype)  # G = Q G' Q^T exactly: H1 = 0 drops out
+    g = -0.5 * jnp.matmul(q.T, jnp.matmul(d, q, precision=HIGHEST), precision=HIGHEST)
+    w, u = jnp.linalg.eigh(symmetrize(g))
+    live = w > d.shape[0] * jnp.finfo(w.dtype).eps * jnp.max(jnp.abs(w))
+    return u * jnp.sqrt(jnp.where(live, w, 0.0)), jnp.sum(w)
+
+
 def tie_pairs(same: Bool[Array, " q"], dtype) -> Float[Array, ""]:
     """Number of pairs within runs of a sorted sequence s, from `same[k] = s[k + 1] == s[k]`:
     the sum over runs of c (c - 1) / 2."""
@@ -563,7 +575,8 @@ class PairwiseRSA(_TriangleForms):
     """RSA comparisons that need per-pair work (see `RSA`), batched over pairs by the engine:
     Kendall's tau-b and tau-a (a radix count of discordant pairs in the order of a side without
     ties, or after a lexicographic sort of the ranks; O(p log p) per pair, one pair at a time)
-    and the Bures similarity (an n x n SVD per pair)."""
+    and the Bures similarity (a k x k SVD per pair of kernel factors of width k, d for the
+    correlation, cosine and squared Euclidean metrics, n - 1 otherwise)."""
 
     @property
     def _kendall(self) -> bool:
@@ -587,8 +600,10 @@ class PairwiseRSA(_TriangleForms):
 
     def prepare(self, x: Float[Array, "n d"]):
         """Kendall: the triangle's `Ranked` (its tie count NaN where tau is undefined).
-        Bures: G^1/2 / sqrt(tr G) `[n - 1, n - 1]`, G = -Q^T D Q / 2 the centred kernel in a
-        basis Q of the vectors orthogonal to 1 (its exact zero eigenvalue left out)."""
+        Bures: a factor F `[n, k]` of G / tr G = F F^T, G = -H D H / 2 the centred kernel of
+        the RDM D: the metric's own (`Metric.kernel_factor`, k = d), else from the
+        eigendecomposition of G (k = n - 1), so that the similarity
+        ||G_x^1/2 G_y^1/2||_* / sqrt(tr G_x tr G_y) is ||F_x^T F_y||_*, a k x k SVD per pair."""
         if self._kendall:
             v = not_differentiable(self._first.ordinal(x), "ranking (Kendall's tau)")
             r = ranked(v)
@@ -597,28 +612,23 @@ class PairwiseRSA(_TriangleForms):
             if self.second == "kendall":  # every entry tied: tau-b is 0 / 0
                 undefined = undefined | (r.ties == p * (p - 1) / 2)
             return r._replace(ties=jnp.where(undefined, jnp.nan, r.ties))
-        n = x.shape[0]
-        q = jnp.asarray(centred_basis(n), x.dtype)  # G = Q G' Q^T exactly: H1 = 0 drops out
-        d = square(self._first.triangle(x), n)
-        g = -0.5 * jnp.matmul(q.T, jnp.matmul(d, q, precision=HIGHEST), precision=HIGHEST)
         # square roots of a kernel of rank below n - 1 (the usual case, d < n) have no finite
         # derivative: refuse differentiation clearly instead of returning NaN gradients
-        g = not_differentiable(
-            g, "the Bures similarity", "the square root of a rank-deficient kernel has no "
+        x = not_differentiable(
+            x, "the Bures similarity", "the square root of a rank-deficient kernel has no "
             "finite derivative, and kernels of d < n features are rank-deficient",
         )  # fmt: skip
-        w, u = jnp.linalg.eigh(symmetrize(g))
-        trace = jnp.sum(w)  # rsatoolbox's trace: negative eigenvalues included
-        # eigenvalues within rounding of zero (a kernel of rank below n - 1) are zero: their
-        # square roots would add errors of order sqrt(eps) (3e-4 in float32)
-        live = w > n * jnp.finfo(w.dtype).eps * jnp.max(jnp.abs(w))
-        root = jnp.matmul(u * jnp.sqrt(jnp.where(live, w, 0.0)), u.T, precision=HIGHEST)
+        factor = self._first.kernel_factor(x)
+        if factor is None:
+            factor, trace = _kernel_root(square(self._first.triangle(x), x.shape[0]))
+        else:
+            trace = jnp.sum(factor * factor)
         zero = ~(trace > 0) | ~jnp.isfinite(trace)
-        return jnp.where(zero, jnp.nan, root / jnp.sqrt(jnp.where(zero, 1.0, trace)))
+        return jnp.where(zero, jnp.nan, factor / jnp.sqrt(jnp.where(zero, 1.0, trace)))
 
     def pair(self, px, py) -> Float[Array, ""]:
         if not self._kendall:
-            fidelity = jnp.linalg.svd(jnp.matmul(px, py, precision=HIGHEST), compute_uv=False)
+            fidelity = jnp.linalg.svd(jnp.matmul(px.T, py, precision=HIGHEST), compute_uv=False)
             return jnp.minimum(jnp.sum(fidelity), 1.0)
         p, ta, tb = px.ranks.shape[0], px.ties, py.ties
         dis, joint = discordant(px, py, ta.dtype)
