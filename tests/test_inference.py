@@ -228,11 +228,12 @@ def test_bootstrap_gathers_pair_matrices_as_it_prepares_resamples(rng, monkeypat
             again = m._finish_resampled(jnp.asarray(xr @ xr.T), jnp.asarray(idx))
         elif isinstance(m, measures.RSA) and m.second.startswith("rowwise"):
             again = m._finish(m._first.matrix(x[idx]), ~copies(jnp.asarray(idx), m.diagonal))
+        elif m.second in ("corr_cov", "cosine_cov"):  # copies kept: the resample's own kernel
+            again = m.prepare(x[idx])
         else:  # the triangle of the resample's RDM (ranks: of its exact ordinal values)
             i, j = np.triu_indices(23, 1)
-            values = m._values(x[idx])
-            keep = jnp.asarray(idx[i] != idx[j]) if m._comparison.masks else None
-            again = m._comparison.finish(values, keep)
+            values = m._comparison.values(m._first, x[idx])
+            again = m._comparison.finish(values, jnp.asarray(idx[i] != idx[j]))
         np.testing.assert_allclose(m.prepare_resampled(x, idx), again, atol=1e-12, err_msg=name)
         checked.append(name)
     assert {"rsa", "rsa_pearson", "rsa_spearman", "cka", "cka_debiased"} <= set(checked)

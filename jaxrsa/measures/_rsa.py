@@ -9,7 +9,7 @@ batched over pairs). Each form takes its first-order kernel or metric as a name 
 """
 
 import dataclasses
-import math
+import functools
 from typing import NamedTuple
 
 import jax
@@ -66,12 +66,6 @@ def square(v: Float[Array, " p"], n: int) -> Float[Array, "n n"]:
     i, j = triangle_indices(n)
     m = jnp.zeros((n, n), v.dtype).at[i, j].set(v)
     return m + m.T
-
-
-def second_moment(v: Float[Array, " p"], n: int) -> Float[Array, "n n"]:
-    """G = -H D H / 2 of the RDM D with triangle `v`: the centred kernel with these distances
-    (rsatoolbox's RDM-to-second-moment map; positive semidefinite for squared Euclidean D)."""
-    return -0.5 * double_centre(square(v, n))
 
 
 def centred_basis(n: int) -> np.ndarray:
@@ -430,10 +424,23 @@ class _Vector:
     rho_a: bool = False
     min_n: int = 3
     degenerate: str = EQUAL
-    masks: bool = True  # copies of a resample can be left out entry by entry
 
     def pairs(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         return triangle_indices(n)
+
+    def values(self, metric: Metric, x: Float[Array, "n d"]) -> Float[Array, " p"]:
+        """The triangle of the RDM (ranks: of its exact ordinal values)."""
+        return metric.ordinal(x) if self.ranks else metric.triangle(x)
+
+    def prepare(self, metric: Metric, x: Float[Array, "n d"]) -> Float[Array, " p"]:
+        return self.finish(self.values(metric, x))
+
+    def gathered(self, s: Float[Array, "n n"], idx: Int[Array, " n"]) -> Float[Array, " p"]:
+        """`prepare` of the resample `idx` from the model's RDM `s`, every pair of an example
+        and its own copy left out as the diagonal is."""
+        i, j = triangle_indices(idx.shape[0])
+        a, b = idx[i], idx[j]  # the resample's triangle, gathered from s directly
+        return self.finish(s[a, b], a != b)
 
     def finish(self, v: Float[Array, " p"], keep=None) -> Float[Array, " p"]:
         if self.ranks:  # ranks would turn an undefined (NaN) triangle finite
@@ -453,27 +460,43 @@ class _Vector:
 
 @dataclasses.dataclass(frozen=True)
 class _Kernelized:
-    """rsatoolbox's whitened comparisons: the unit vector [sqrt(2) tri(G), diag(G)] of the
-    centred kernel G of the RDM (of the RDM minus its mean for `centre`), whose inner products
-    are <G_x, G_y>_F / (||G_x||_F ||G_y||_F)."""
+    """rsatoolbox's whitened comparisons: the unit vector of the centred kernel G = -H D H / 2
+    of the RDM D (of D minus the mean of its triangle for `centre`, which is G - mean H / 2),
+    all n^2 entries, whose inner products are <G_x, G_y>_F / (||G_x||_F ||G_y||_F). G is one
+    product of the metric's kernel factor where it has one (`Metric.kernel_factor`). A
+    resample keeps the zero dissimilarity of an example and its copy (G is of all pairs)."""
 
     centre: bool
     ranks: bool = False
     min_n: int = 3
-    masks: bool = False
     degenerate: str = EQUAL
 
     def pairs(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        i, j = triangle_indices(n)
-        return np.concatenate([i, np.arange(n)]), np.concatenate([j, np.arange(n)])
+        rows, cols = np.divmod(np.arange(n * n), n)
+        return rows, cols
 
-    def finish(self, v: Float[Array, " p"], keep=None) -> Float[Array, " q"]:
-        n = (1 + math.isqrt(1 + 8 * v.shape[0])) // 2
-        if self.centre:
-            v = v - jnp.mean(v)
-        g = second_moment(v, n)
-        i, j = triangle_indices(n)
-        w = jnp.concatenate([np.sqrt(2.0) * g[i, j], jnp.diagonal(g)])
+    def prepare(self, metric: Metric, x: Float[Array, "n d"]) -> Float[Array, " q"]:
+        factor = metric.kernel_factor(x)
+        if factor is None:
+            return self.from_rdm(square(metric.triangle(x), x.shape[0]))
+        g = symmetrize(jnp.matmul(factor, factor.T, precision=HIGHEST))
+        # D_ij = G_ii + G_jj - 2 G_ij for a centred G: the triangle's mean is 2 tr G / (n - 1)
+        return self._finish(g, 2.0 * jnp.trace(g) / (x.shape[0] - 1))
+
+    def from_rdm(self, d: Float[Array, "n n"]) -> Float[Array, " q"]:
+        """The vector of an RDM `[n, n]` (only its off-diagonal entries are used)."""
+        n = d.shape[0]
+        d = jnp.where(jnp.eye(n, dtype=bool), 0.0, d)
+        return self._finish(-0.5 * double_centre(d), jnp.sum(d) / (n * (n - 1)))
+
+    def gathered(self, s: Float[Array, "n n"], idx: Int[Array, " n"]) -> Float[Array, " q"]:
+        return self.from_rdm(resampled(s, idx))
+
+    def _finish(self, g: Float[Array, "n n"], mean: Float[Array, ""]) -> Float[Array, " q"]:
+        if self.centre:  # D - mean (J - I) has the kernel G - mean H / 2
+            n = g.shape[0]
+            g = g - 0.5 * mean * (jnp.eye(n, dtype=g.dtype) - 1.0 / n)
+        w = g.reshape(-1)
         return unit(w, jnp.max(jnp.abs(w)))
 
 
@@ -531,13 +554,9 @@ class TriangleRSA(_TriangleForms, GramMeasure):
     def degenerate(self) -> str:
         return self._comparison.degenerate
 
-    def _values(self, x: Float[Array, "n d"]) -> Float[Array, " p"]:
-        metric = self._first
-        return metric.ordinal(x) if self._comparison.ranks else metric.triangle(x)
-
     def prepare(self, x: Float[Array, "n d"]) -> Float[Array, " p"]:
-        """Feature vector `[n (n - 1) / 2]` (`[n (n + 1) / 2]` for "corr_cov" and "cosine_cov")."""
-        return self._comparison.finish(self._values(x))
+        """Feature vector `[n (n - 1) / 2]` (`[n^2]` for "corr_cov" and "cosine_cov")."""
+        return self._comparison.prepare(self._first, x)
 
     def prepare_resampled(
         self, x: Float[Array, "n d"], idx: Int[Array, " n"]
@@ -555,9 +574,7 @@ class TriangleRSA(_TriangleForms, GramMeasure):
         return from_pairs(self._first.ordinal(x), *triangle_indices(x.shape[0]), x.shape[0])
 
     def prepare_gathered(self, s: Float[Array, "n n"], idx: Int[Array, " n"]) -> Float[Array, " p"]:
-        i, j = triangle_indices(idx.shape[0])
-        a, b = idx[i], idx[j]  # the resample's triangle, gathered from s directly
-        return self._comparison.finish(s[a, b], a != b if self._comparison.masks else None)
+        return self._comparison.gathered(s, idx)
 
     def example_pairs(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         return self._comparison.pairs(n)
@@ -567,7 +584,8 @@ class TriangleRSA(_TriangleForms, GramMeasure):
         cores)."""
         if not self._comparison.ranks:
             return super().prepare_many(xs)
-        return jax.vmap(self._comparison.finish)(lax.map(self._values, xs))
+        values = lax.map(functools.partial(self._comparison.values, self._first), xs)
+        return jax.vmap(self._comparison.finish)(values)
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
