@@ -2,7 +2,7 @@
 jaxrsa against a double loop of each reference implementation's own computation, in one run.
 
     python -m benchmarks.bench_measures [--m 64 --n 1000 --d 128] [--peer-pairs 40]
-                                        [--only gulp cknna ...]
+                                        [--only gulp cknna ...] [--dtype float64]
 
 The peers are ports (NumPy, SciPy, scikit-learn; no torch) that follow each reference step by
 step: ReSi (mklabunde/resi, `repsim/measures/*.py`), netrep's `LinearMetric` and
@@ -392,8 +392,14 @@ def main(argv=None) -> None:
     parser.add_argument("--peer-pairs", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--only", nargs="*", default=None)
+    parser.add_argument(
+        "--dtype", choices=("float32", "float64"), default="float32",
+        help="float64 (JAX's x64): the differences from the references in double precision",
+    )  # fmt: skip
     args = parser.parse_args(argv)
-    reps = activations(args.m, args.n, args.d)
+    if args.dtype == "float64":
+        jax.config.update("jax_enable_x64", True)
+    reps = activations(args.m, args.n, args.d).astype(args.dtype)
     info = machine()
     rng = np.random.default_rng(1)
     for name in args.only or [*REFERENCES, *RSATOOLBOX]:
