@@ -464,6 +464,72 @@ def test_pwcca_google_convention_options():
     assert not measures.PWCCA(convention="google").translation_invariant
 
 
+def resi_svcca(x, y):
+    """ReSi's `SVCCA` as its code computes it, in float64 NumPy: each side centred and reduced to
+    its first k principal components, k the first index where the cumulative explained fraction
+    reaches 0.99 times the total sum of s^2 (its `top_k_pca_comps`), then google's covariance
+    CCA (`get_cca_similarity`, epsilon 1e-10: rescaled covariances, small directions removed,
+    epsilon on the diagonal, pseudo-inverse square roots) and the mean of every coefficient."""
+
+    def reduce(a):
+        a = a - a.mean(axis=0)
+        _, s, vt = np.linalg.svd(a, full_matrices=False)
+        total = np.sum(s**2)
+        k = int(np.argmax(np.cumsum(s**2) / total >= 0.99 * total)) + 1
+        return a @ vt[:k].T
+
+    def inverse_root(c):
+        w, v = np.linalg.eigh(np.linalg.pinv(c))
+        return v @ np.diag(np.sqrt(w)) @ v.T
+
+    a, b = reduce(x), reduce(y)
+    cov = np.cov(a.T, b.T).reshape(a.shape[1] + b.shape[1], -1)
+    ka = a.shape[1]
+    sxx, sxy, syy = cov[:ka, :ka], cov[:ka, ka:], cov[ka:, ka:]
+    xmax, ymax = np.abs(sxx).max(), np.abs(syy).max()
+    sxx, syy, sxy = sxx / xmax, syy / ymax, sxy / np.sqrt(xmax * ymax)
+    keep_x, keep_y = np.diag(sxx) >= 1e-10, np.diag(syy) >= 1e-10
+    sxx, syy, sxy = sxx[keep_x][:, keep_x], syy[keep_y][:, keep_y], sxy[keep_x][:, keep_y]
+    sxx, syy = sxx + 1e-10 * np.eye(len(sxx)), syy + 1e-10 * np.eye(len(syy))
+    rho = np.linalg.svd(inverse_root(sxx) @ sxy @ inverse_root(syy), compute_uv=False)
+    return float(np.mean(np.abs(rho)))
+
+
+def scaled_to_total(a, total):
+    """`a` scaled so that the sum of its centred squares (sum of s^2) is `total`."""
+    return a * np.sqrt(total / np.sum((a - a.mean(axis=0)) ** 2))
+
+
+@pytest.mark.parametrize("totals", [(None, None), (0.98, 0.6), (0.995, 1.5)])
+def test_svcca_resi_convention_reproduces_resi(rng, totals):
+    x, y = pair(rng, n=60, dx=6, dy=8)
+    tx, ty = totals
+    x = x if tx is None else scaled_to_total(x, tx)
+    y = y if ty is None else scaled_to_total(y, ty)
+    got = sim(x, y, measures.SVCCA(convention="resi"))
+    assert got == pytest.approx(resi_svcca(x, y), abs=1e-9)
+    assert abs(got - sim(x, y, "svcca")) > 1e-3  # ReSi's rule keeps fewer directions
+
+
+def test_svcca_resi_convention_keeps_one_direction_at_ordinary_scale(rng):
+    """The documented bug: with sum s^2 > 1 / 0.99, ReSi's SVCCA is |corr| of the first PCs."""
+    x, y = pair(rng, n=60, dx=6, dy=8)
+    pcs = [np.linalg.svd(a - a.mean(0), full_matrices=False)[0][:, 0] for a in (x, y)]
+    first = abs(np.corrcoef(*pcs)[0, 1])
+    assert sim(x, y, measures.SVCCA(convention="resi")) == pytest.approx(first, abs=1e-10)
+    small = scaled_to_total(x, 0.98), scaled_to_total(y, 0.98)
+    assert abs(sim(*small, measures.SVCCA(convention="resi")) - first) > 1e-3  # scale matters
+    assert not measures.SVCCA(convention="resi").scale_invariant
+    assert measures.SVCCA().scale_invariant
+
+
+def test_svcca_convention_options():
+    with pytest.raises(ValueError, match="unknown SVCCA convention"):
+        measures.SVCCA(convention="google")
+    with pytest.raises(ValueError, match="no max_dims"):
+        measures.SVCCA(convention="resi", max_dims=3)
+
+
 @pytest.mark.parametrize("offset", [0.0, 3.0])
 def test_mutual_knn_of_coinciding_examples_raises(rng, offset):
     y = rng.normal(size=(20, 3))

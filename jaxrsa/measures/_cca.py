@@ -13,6 +13,8 @@ so the mean divides by min(kept_x, kept_y).
 """
 
 import dataclasses
+import functools
+from collections.abc import Callable
 from typing import NamedTuple
 
 import jax.numpy as jnp
@@ -67,23 +69,42 @@ def basis_dtype() -> np.dtype:
     return compute_dtype(np.float64)
 
 
+def variance_kept(variance: float, s: Float[Array, " k"]) -> Int[Array, ""]:
+    """The fewest leading directions whose sum of s^2 reaches `variance` of the total."""
+    power = jnp.cumsum(s * s)
+    return jnp.sum(power < variance * power[-1]) + 1
+
+
+def resi_variance_kept(variance: float, s: Float[Array, " k"]) -> Int[Array, ""]:
+    """ReSi's `top_k_pca_comps`: the explained fraction is compared with `variance` times the
+    total sum of s^2 rather than with `variance`, so one direction is kept whenever that total
+    exceeds 1 / variance (the usual case), and more only for activations of small magnitude."""
+    power = jnp.cumsum(s * s)
+    reached = power / power[-1] >= variance * power[-1]
+    return jnp.where(jnp.any(reached), jnp.argmax(reached) + 1, 1)
+
+
+VARIANCE_RULES = {"paper": variance_kept, "resi": resi_variance_kept}
+
+
 def principal(
-    x: Float[Array, "n d"], max_dims: int | None = None, variance: float | None = None
+    x: Float[Array, "n d"],
+    max_dims: int | None = None,
+    keep: Callable[[Float[Array, " k"]], Int[Array, ""]] | None = None,
 ) -> Principal:
     """Thin SVD of the centred activations, truncated to the directions that are kept.
 
     Kept: the numerically nonzero directions (`numerical_rank`), at most `max_dims` of them
-    (a static truncation: `[n, min(n, d, max_dims)]`), and with `variance` only the fewest
-    leading directions whose sum of s^2 reaches that fraction of the total. Computed in
-    `basis_dtype()`, returned in the dtype of `x`.
+    (a static truncation: `[n, min(n, d, max_dims)]`), and at most `keep(s)` of them (a rule on
+    the singular values, e.g. `variance_kept`). Computed in `basis_dtype()`, returned in the
+    dtype of `x`.
     """
     n, d = x.shape
     wide = x.astype(basis_dtype())
     u, s, vt = svd(wide - jnp.mean(wide, axis=0))
     kept = numerical_rank(s, n, d, jnp.max(jnp.abs(x)))
-    if variance is not None:
-        power = jnp.cumsum(s * s)
-        kept = jnp.minimum(kept, jnp.sum(power < variance * power[-1]) + 1)
+    if keep is not None:
+        kept = jnp.minimum(kept, keep(s))
     k = min(n, d) if max_dims is None else min(n, d, max_dims)
     kept = jnp.minimum(kept, k)
     live = jnp.arange(k) < kept
@@ -178,8 +199,9 @@ class CCA(Measure):
         object.__setattr__(self, "squared", _inputs.boolean("squared", self.squared))
         object.__setattr__(self, "max_dims", check_max_dims(self.max_dims))
 
-    def reduction(self) -> tuple[int | None, float | None]:
-        """`(max_dims, variance)`: at most how many directions, and what fraction of variance."""
+    def reduction(self) -> tuple[int | None, Callable | None]:
+        """`(max_dims, keep)`: at most how many directions, and the rule on the singular values
+        (see `principal`)."""
         return self.max_dims, None
 
     @property
@@ -235,10 +257,19 @@ class SVCCA(CCA):
     orthogonal maps, isotropic scaling and translation (not to general linear maps, which change
     the principal directions).
 
+    `convention="resi"` reproduces ReSi's `SVCCA` (`repsim/measures/cca.py`, `top_k_pca_comps`),
+    whose variance rule compares the explained fraction with 0.99 times the total sum of s^2
+    instead of with 0.99: it keeps a single direction of each model whenever that total exceeds
+    1 / 0.99 (the usual case; the value is then the correlation of the two first principal
+    components) and depends on the activations' scale otherwise. Use it only to reproduce
+    numbers published with ReSi.
+
     Args:
         variance: fraction of the variance to keep, in (0, 1] (default 0.99).
         max_dims: keep this many directions instead (fewer if the rank is lower).
         squared: mean of rho^2 instead of rho.
+        convention: "paper" (default: Raghu et al.'s rule, above) or "resi" (ReSi's rule, with
+            `variance` in place of its 0.99; not with `max_dims`).
 
     References:
         M. Raghu, J. Gilmer, J. Yosinski and J. Sohl-Dickstein, "SVCCA: Singular Vector
@@ -254,12 +285,18 @@ class SVCCA(CCA):
     """
 
     variance: float | None = None
+    convention: str = "paper"
 
     def __post_init__(self):
         super().__post_init__()
+        _inputs.check_choice("SVCCA convention", self.convention, tuple(VARIANCE_RULES))
         variance = self.variance
         if variance is not None and self.max_dims is not None:
             raise ValueError("give SVCCA either variance or max_dims, not both")
+        if self.convention == "resi" and self.max_dims is not None:
+            raise ValueError(
+                "SVCCA(convention='resi') reduces by ReSi's variance rule: no max_dims"
+            )
         if variance is None and self.max_dims is None:
             variance = 0.99
         if variance is not None:
@@ -268,8 +305,15 @@ class SVCCA(CCA):
                 raise ValueError(f"variance must be a fraction in (0, 1], got {variance}")
         object.__setattr__(self, "variance", variance)
 
-    def reduction(self) -> tuple[int | None, float | None]:
-        return self.max_dims, self.variance
+    def reduction(self) -> tuple[int | None, Callable | None]:
+        if self.variance is None:
+            return self.max_dims, None
+        return self.max_dims, functools.partial(VARIANCE_RULES[self.convention], self.variance)
+
+    @property
+    def scale_invariant(self) -> bool:
+        """False for ReSi's rule, whose number of directions depends on the total variance."""
+        return self.convention == "paper"
 
     def remedy(self) -> str:
         return "measures.SVCCA(max_dims=k) or a smaller measures.SVCCA(variance=...)"
