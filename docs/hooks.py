@@ -5,7 +5,8 @@
 
 A page line `<!-- measures-table -->` becomes one row per registry name: its class's one-line
 definition and the exact object the name stands for, its direction and symmetry (read from the
-object), its invariances (`INVARIANCES`), and its chance level where `docs/chance.json` records
+object), its invariances (`INVARIANCES`), its minimum number of examples, whether all pairs are
+one matrix product (`GramMeasure`), and its chance level where `docs/chance.json` records
 one: the JSON lines of `python -m benchmarks.bench_chance > docs/chance.json` (mean ± standard
 deviation over seeds of the measure between ReLU representations, examples shuffled, per size).
 Without that file the chance column is left out and the page says so.
@@ -103,7 +104,7 @@ def _table() -> str:
     from jaxrsa import measures
 
     chance = _chance()
-    head = ["name", "definition", "direction", "symmetric", "invariant to"]
+    head = ["name", "definition", "direction", "symmetric", "invariant to", "min n", "Gram-type"]
     if chance is not None:
         head.append("chance level")
     rows = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
@@ -116,6 +117,8 @@ def _table() -> str:
             "similarity" if m.larger_is_more_similar else "distance",
             "yes" if m.symmetric else "no",
             INVARIANCES.get(name, "-"),
+            str(m.min_n),
+            "yes" if isinstance(m, measures.GramMeasure) else "no",
         ]
         if chance is not None:
             cells.append(chance.get(name, "not measured"))
