@@ -33,7 +33,7 @@ def main(models: int = 12, examples: int = 300, measure: str = "cka", out: str |
     """Similarity matrix, MDS embedding and (with `out`) the figure; returns the MDS result."""
     acts = family_activations(models, examples)
     sim = jaxrsa.similarity_matrix(acts, measure=measure)
-    fit = jaxrsa.mds(jaxrsa.to_dissimilarity(sim), key=jax.random.key(0))
+    fit = jaxrsa.mds(jaxrsa.to_dissimilarity(sim, measure=measure), key=jax.random.key(0))
     if out:
         groups = [name.rstrip("0123456789") for name in acts]
         plot.save(plot.model_map(np.asarray(fit.embedding), groups, names=list(acts)), out)

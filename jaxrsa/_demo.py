@@ -219,17 +219,23 @@ def run_demo(config: DemoConfig) -> dict:
 
     def embed():
         k1, k2 = jax.random.split(jax.random.fold_in(key, 99))
-        mapped = jaxrsa.mds(jaxrsa.to_dissimilarity(s_final), key=k1)
-        paths = jaxrsa.mds(jaxrsa.to_dissimilarity(s_all), key=k2)
+        mapped = jaxrsa.mds(jaxrsa.to_dissimilarity(s_final, measure=config.measure), key=k1)
+        paths = jaxrsa.mds(jaxrsa.to_dissimilarity(s_all, measure=config.measure), key=k2)
         return mapped, paths
 
     mapped, paths = stages.run("mds", embed)
 
     def uncertainty():
         """Every bootstrap matrix embedded from the main map and aligned to it."""
-        sims = np.clip(0.5 * (replicates + np.swapaxes(replicates, 1, 2)), -1.0, 1.0)
-        sims[:, np.arange(len(names)), np.arange(len(names))] = 1.0  # self-similarity is exact
-        fits = jaxrsa.mds(jaxrsa.to_dissimilarity(sims), init=mapped.embedding)
+        sims = 0.5 * (replicates + np.swapaxes(replicates, 1, 2))
+        if measures.get(config.measure).larger_is_more_similar:
+            sims = np.clip(sims, -1.0, 1.0)
+            sims[:, np.arange(len(names)), np.arange(len(names))] = 1.0  # self-similarity
+        else:
+            sims = np.maximum(sims, 0.0)
+            sims[:, np.arange(len(names)), np.arange(len(names))] = 0.0  # self-distance
+        dissim = jaxrsa.to_dissimilarity(sims, measure=config.measure)
+        fits = jaxrsa.mds(dissim, init=mapped.embedding)
         return np.asarray(jaxrsa.procrustes_align(fits.embedding, mapped.embedding))
 
     regions = stages.run("map regions", uncertainty)
@@ -342,7 +348,7 @@ def run_demo(config: DemoConfig) -> dict:
             **{f"layers_{f}": sim for f, (_, sim) in layer_sims.items()},
         )
     _files.write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
-    _print_table(summary, accuracy)
+    _print_table(summary, accuracy, config.measure)
     print(f"figures and results in {out}/")
     return summary
 
@@ -352,13 +358,14 @@ def _rounded(matrix) -> list:
     return np.round(np.asarray(matrix, np.float64), 4).tolist()
 
 
-def _print_table(summary: dict, accuracy: dict) -> None:
+def _print_table(summary: dict, accuracy: dict, measure: str) -> None:
+    from jaxrsa import measures
+
     sim = summary["similarity"]
-    print(f"\n{'family':<8}{'models':>7}{'test accuracy':>16}{'within-family sim':>20}")
+    similar = measures.get(measure).larger_is_more_similar
+    word, short = ("similarity", "sim") if similar else ("distance", "dist")
+    print(f"\n{'family':<8}{'models':>7}{'test accuracy':>16}{'within-family ' + short:>20}")
     for family, acc in accuracy.items():
         within = sim.get(f"within_{family}", float("nan"))
         print(f"{family:<8}{len(acc):>7}{acc.mean():>10.3f} ± {acc.std():.3f}{within:>17.3f}")
-    print(
-        f"mean similarity within families {sim['within']:.3f}, "
-        f"between families {sim['between']:.3f}"
-    )
+    print(f"mean {word} within families {sim['within']:.3f}, between families {sim['between']:.3f}")

@@ -165,6 +165,26 @@ def test_demo_end_to_end_tiny(tmp_path):
     assert str(sidecar) in again.stderr and "corrupt" in again.stderr
 
 
+@pytest.mark.slow
+def test_demo_with_a_distance_measure_maps_distances_as_distances(tmp_path):
+    """A distance (rsm_norm_difference, values in the hundreds) is embedded as it is, not read
+    as a similarity: the map's distances follow the measure's, and the table says distance."""
+    out = tmp_path / "demo"
+    proc = run(
+        "demo", "--out", str(out), "--mlps", "2", "--cnns", "2", "--epochs", "1",
+        "--samples", "100", "--measure", "rsm_norm_difference",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "mean distance within families" in proc.stdout
+    with np.load(out / "results.npz") as z:
+        d, points = z["similarity"], z["embedding"]
+    assert np.all(np.diag(d) == 0) and d.max() > 1.0  # a distance, not clipped to [-1, 1]
+    upper = np.triu_indices(len(d), 1)
+    mapped = np.linalg.norm(points[:, None] - points[None], axis=-1)[upper]
+    assert np.corrcoef(mapped, d[upper])[0, 1] > 0.9
+    assert (out / "model_map.png").stat().st_size > 0
+
+
 # --------------------------------------------------------------------------- --out, atomic files
 
 

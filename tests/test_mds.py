@@ -135,6 +135,34 @@ def test_to_dissimilarity_errors(s, method, match):
         jaxrsa.to_dissimilarity(s, method)
 
 
+@pytest.mark.parametrize("name", ["gulp", "shape_metric", "concentricity_difference"])
+def test_to_dissimilarity_of_a_distance_measure_keeps_its_values(rng, name):
+    """A distance measure's matrix is already a dissimilarity: kept, whatever the method (a small
+    distance read as a similarity would become arccos(d) ~ pi / 2 and map every pair alike)."""
+    x = rng.normal(size=(4, 40, 6)) * np.array([1.0, 2.0, 3.0, 4.0])[:, None, None]
+    d = np.asarray(jaxrsa.similarity_matrix(x, measure=name))
+    for method in ("angular", "linear"):
+        got = np.asarray(jaxrsa.to_dissimilarity(d, method, measure=name))
+        expect = (d + d.T) / 2
+        np.fill_diagonal(expect, 0.0)
+        np.testing.assert_allclose(got, expect, rtol=1e-12, atol=0)
+    s = np.asarray(jaxrsa.similarity_matrix(x, measure="cka"))
+    np.testing.assert_array_equal(
+        jaxrsa.to_dissimilarity(s, measure="cka"), jaxrsa.to_dissimilarity(s)
+    )
+
+
+def test_to_dissimilarity_of_a_distance_checks_it():
+    with pytest.raises(ValueError, match="negative"):
+        jaxrsa.to_dissimilarity(np.array([[0.0, -1.0], [-1.0, 0.0]]), measure="gulp")
+    with pytest.raises(ValueError, match="diagonal"):
+        jaxrsa.to_dissimilarity(np.array([[1.0, 2.0], [2.0, 1.0]]), measure="gulp")
+    with pytest.raises(ValueError, match="pass measure="):
+        jaxrsa.to_dissimilarity(np.array([[0.0, 5.0], [5.0, 0.0]]))
+    with pytest.raises(ValueError, match="unknown measure"):
+        jaxrsa.to_dissimilarity(np.eye(2), measure="gulpp")
+
+
 # ---------------------------------------------------------------- classical MDS
 
 
